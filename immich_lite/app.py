@@ -1,0 +1,79 @@
+"""create_app(settings) -> the ASGI app: opens the database and storage, mounts every route table."""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import pkgutil
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import immich_lite.api
+from immich_lite.api import frontdoor
+from immich_lite.api.routing import RouteDef, build_routes
+from immich_lite.config import Settings
+from immich_lite.ctx import Ctx
+from immich_lite.db import Database
+from immich_lite.errors import ImmichError, handle_immich_error, handle_unexpected
+from immich_lite.events import Events
+from immich_lite.storage import Storage
+
+log = logging.getLogger("immich_lite")
+
+
+def route_table() -> list[RouteDef]:
+    """Every api module's ROUTES, discovered so that adding a controller is adding a file."""
+    table: list[RouteDef] = []
+    for mod in sorted(pkgutil.iter_modules(immich_lite.api.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"immich_lite.api.{mod.name}")
+        table.extend(getattr(module, "ROUTES", []))
+    return table
+
+
+class CorrelationId:
+    """Tags each request with an id that error bodies and logs carry."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["correlation_id"] = secrets.token_hex(8)
+        await self.app(scope, receive, send)
+
+
+def build_ctx(settings: Settings) -> Ctx:
+    root = settings.data_path
+    root.mkdir(parents=True, exist_ok=True)
+    storage = Storage(root)
+    db = Database(storage.db_path)
+    return Ctx(settings=settings, db=db, storage=storage, events=Events())
+
+
+def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
+    ctx = ctx or build_ctx(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            for hook in ctx.extra.get("shutdown", []):
+                hook()
+            ctx.db.close()
+
+    routes: list[Any] = [*frontdoor.routes(ctx), *build_routes(ctx, route_table()), *frontdoor.fallback_routes(ctx)]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={ImmichError: handle_immich_error, HTTPException: frontdoor.not_found,
+                            Exception: handle_unexpected},
+    )
+    app.add_middleware(CorrelationId)
+    app.state.ctx = ctx
+    return app

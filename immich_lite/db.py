@@ -1,0 +1,138 @@
+"""SQLite through apsw: WAL, one writer (a process-wide lock), per-thread readers, migrations by user_version."""
+from __future__ import annotations
+
+import importlib.resources
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import apsw
+
+from immich_lite import ids
+
+SCHEMA_VERSION = 1
+
+
+def _row_factory(cursor: apsw.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {d[0]: v for d, v in zip(cursor.getdescription(), row)}
+
+
+def _schema_sql() -> str:
+    pkg = importlib.resources.files("immich_lite")
+    packaged = pkg / "schema.sql"
+    if packaged.is_file():
+        return packaged.read_text()
+    # editable/dev install: the canonical file sits at the top of the repo
+    return (Path(str(pkg)).parent / "schema.sql").read_text()
+
+
+def _migrations() -> list[tuple[int, str]]:
+    out = []
+    mig = importlib.resources.files("immich_lite") / "migrations"
+    if mig.is_dir():
+        for f in mig.iterdir():
+            name = f.name
+            if name.endswith(".sql") and name[:4].isdigit():
+                out.append((int(name[:4]), f.read_text()))
+    return sorted(out)
+
+
+class Database:
+    """One write connection behind a lock; one read connection per thread."""
+
+    def __init__(self, path: Path | str):
+        self.path = str(path)
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self._all: list[apsw.Connection] = []
+        self._all_lock = threading.Lock()
+        self._writer = self._connect()
+        self._migrate()
+
+    def _connect(self) -> apsw.Connection:
+        conn = apsw.Connection(self.path)
+        conn.setbusytimeout(10_000)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA recursive_triggers=OFF")
+        conn.createscalarfunction("immich_uuid_v7", ids.uuid7, 0)  # not deterministic
+        conn.createscalarfunction("immich_now", ids.now_iso, 0)
+        conn.row_trace = _row_factory
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _migrate(self) -> None:
+        conn = self._writer
+        with self._write_lock:
+            version = conn.execute("PRAGMA user_version").fetchone()["user_version"]
+            if version == 0:
+                with conn:
+                    conn.execute(_schema_sql())
+                    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                version = SCHEMA_VERSION
+            for number, sql in _migrations():
+                if number > version:
+                    with conn:
+                        conn.execute(sql)
+                        conn.execute(f"PRAGMA user_version={number}")
+                    version = number
+
+    @contextmanager
+    def write(self) -> Iterator[apsw.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT) under the process-wide writer lock.
+
+        Nested use joins the outer transaction (savepoint), so a service can call another service.
+        """
+        with self._write_lock:
+            conn = self._writer
+            if conn.in_transaction:
+                with conn:  # apsw: savepoint inside the running transaction
+                    yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Hold the writer lock without a transaction (e.g. to fix a sync cursor between commits)."""
+        with self._write_lock:
+            yield
+
+    def reader(self) -> apsw.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def read(self) -> Iterator[apsw.Connection]:
+        """A consistent read snapshot on this thread's connection."""
+        conn = self.reader()
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for c in conns:
+            try:
+                c.close()
+            except apsw.Error:
+                pass

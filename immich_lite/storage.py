@@ -1,0 +1,87 @@
+"""Data-dir layout (as upstream StorageCore) and atomic file writes."""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+FOLDERS = ("upload", "thumbs", "encoded-video", "profile", "library", "backups", "tmp")
+
+
+class Storage:
+    def __init__(self, root: Path):
+        self.root = root
+        for name in FOLDERS:
+            (root / name).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "immich-lite.db"
+
+    def tmp_path(self, suffix: str = "") -> Path:
+        return self.root / "tmp" / f"{uuid.uuid4().hex}{suffix}.tmp"
+
+    def _sharded(self, folder: str, user_id: str, file_id: str, name: str) -> Path:
+        return self.root / folder / user_id / file_id[0:2] / file_id[2:4] / name
+
+    def upload_path(self, user_id: str, asset_id: str, ext: str) -> Path:
+        return self._sharded("upload", user_id, asset_id, f"{asset_id}{ext}")
+
+    def thumb_path(self, user_id: str, asset_id: str, kind: str, ext: str, edited: bool = False) -> Path:
+        suffix = "_edited" if edited else ""
+        return self._sharded("thumbs", user_id, asset_id, f"{asset_id}_{kind}{suffix}.{ext}")
+
+    def encoded_video_path(self, user_id: str, asset_id: str, suffix: str = "") -> Path:
+        return self._sharded("encoded-video", user_id, asset_id, f"{asset_id}{suffix}.mp4")
+
+    def profile_path(self, user_id: str, file_id: str, ext: str) -> Path:
+        return self.root / "profile" / user_id / f"{file_id}{ext}"
+
+    def person_thumb_path(self, user_id: str, person_id: str) -> Path:
+        return self._sharded("thumbs", user_id, person_id, f"{person_id}.jpeg")
+
+    def relative(self, path: Path) -> str:
+        return str(path.relative_to(self.root))
+
+    def absolute(self, stored: str) -> Path:
+        p = Path(stored)
+        return p if p.is_absolute() else self.root / p
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def commit_file(tmp: Path, dest: Path) -> None:
+    """fsync the temp file, rename it into place, fsync the directory: durable before we acknowledge."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, dest)
+    fsync_dir(dest.parent)
+
+
+@contextmanager
+def atomic_write(dest: Path) -> Iterator[BinaryIO]:
+    """Write to a temp file beside dest, then fsync + rename; dest is whole or absent."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=".", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
