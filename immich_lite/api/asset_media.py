@@ -1,0 +1,58 @@
+"""Upload, bulk upload check, and the byte routes: original, thumbnail, video playback."""
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from immich_lite import ids
+from immich_lite.api import files, multipart
+from immich_lite.api.routing import Call, route
+from immich_lite.ctx import Ctx
+from immich_lite.errors import BadRequest
+from immich_lite.services import asset_media as svc
+
+SLACK = 1024 * 1024  # form fields and sidecar around the file; the exact quota check is in svc.create
+
+
+async def upload(ctx: Ctx, auth: Any, call: Call) -> Response:
+    request = call.request
+    assert request is not None
+    claimed = None
+    if header := request.headers.get("x-immich-checksum"):
+        claimed = svc.parse_checksum(header)
+        if claimed is None:
+            raise BadRequest("Invalid x-immich-checksum header")
+        if dup := await run_in_threadpool(svc.find_duplicate, ctx, auth, claimed):
+            return JSONResponse({"id": dup, "status": "duplicate"}, status_code=200)
+    asset_id = ids.new_id()
+    quota = await run_in_threadpool(svc.remaining_quota, ctx, auth)
+    form = await multipart.receive(
+        request, file_fields={"assetData", "sidecarData"}, check_file=svc.check_file,
+        new_temp=lambda field, _name: svc.temp_path(ctx, asset_id, field),
+        max_bytes=None if quota is None else quota + SLACK)
+    try:
+        if claimed is not None and form.checksums.get("assetData") not in (None, claimed):
+            raise BadRequest("The file's checksum does not match x-immich-checksum")
+        body, status = await run_in_threadpool(svc.create, ctx, auth, asset_id, form.fields, form.files,
+                                               form.checksums)
+    finally:
+        await run_in_threadpool(form.abort)  # no-op for files already moved into place
+    return JSONResponse(body, status_code=status)
+
+
+def _query_string(call: Call) -> str:
+    q = call.request.url.query if call.request else ""
+    return f"?{q}" if q else ""
+
+
+ROUTES = [
+    route("uploadAsset", upload, raw=True),
+    route("checkBulkUpload", lambda ctx, auth, c: svc.bulk_upload_check(ctx, auth, c.body)),
+    route("downloadAsset", lambda ctx, auth, c: files.send(
+        c.request, svc.original(ctx, auth, c.params["id"]))),
+    route("viewAsset", lambda ctx, auth, c: files.send(
+        c.request, svc.thumbnail(ctx, auth, c.params["id"], c.query.get("size", "thumbnail"), _query_string(c)))),
+    route("playAssetVideo", lambda ctx, auth, c: files.send(c.request, svc.playback(ctx, auth, c.params["id"]))),
+]

@@ -1,0 +1,86 @@
+"""camelCase mappers for assets (AssetResponseDto, ExifResponseDto)."""
+from __future__ import annotations
+
+import base64
+from pathlib import PurePosixPath
+from typing import Any
+
+from immich_lite.dto.user import map_user
+
+
+def b64(value: bytes | None) -> str | None:
+    return base64.b64encode(value).decode() if value is not None else None
+
+
+def mime_of(name: str) -> str:
+    try:
+        from immich_lite.media import mime  # noqa: PLC0415
+
+        return mime.mime_type(name) or "application/octet-stream"
+    except ImportError:
+        return "application/octet-stream"
+
+
+def map_exif(e: dict[str, Any] | None, asset: dict[str, Any]) -> dict[str, Any]:
+    e = e or {}
+    return {
+        "make": e.get("make"), "model": e.get("model"), "exifImageWidth": e.get("exif_image_width"),
+        "exifImageHeight": e.get("exif_image_height"), "fileSizeInByte": e.get("file_size_in_byte"),
+        "orientation": e.get("orientation"), "dateTimeOriginal": e.get("date_time_original"),
+        "modifyDate": e.get("modify_date"), "timeZone": e.get("time_zone"), "lensModel": e.get("lens_model"),
+        "fNumber": e.get("f_number"), "focalLength": e.get("focal_length"), "iso": e.get("iso"),
+        "exposureTime": e.get("exposure_time"), "latitude": e.get("latitude"), "longitude": e.get("longitude"),
+        "city": e.get("city"), "state": e.get("state"), "country": e.get("country"),
+        "description": e.get("description"), "projectionType": e.get("projection_type"),
+        "rating": e.get("rating"),
+    }
+
+
+def map_asset(a: dict[str, Any], *, exif: dict[str, Any] | None = None, owner: dict[str, Any] | None = None,
+              has_thumbnail: bool = False, stack: dict[str, Any] | None = None, tags: list[dict[str, Any]] | None = None,
+              people: list[dict[str, Any]] | None = None, strip_metadata: bool = False) -> dict[str, Any]:
+    """AssetResponseDto. `strip_metadata` is a shared link without showMetadata: no exif, names or paths."""
+    out: dict[str, Any] = {
+        "id": a["id"],
+        "ownerId": a["owner_id"],
+        "type": a["type"],
+        "originalFileName": a["original_file_name"],
+        "originalMimeType": mime_of(a["original_file_name"]),
+        "originalPath": a["original_path"],
+        "thumbhash": b64(a["thumbhash"]),
+        "fileCreatedAt": a["file_created_at"],
+        "fileModifiedAt": a["file_modified_at"],
+        "localDateTime": a["local_date_time"],
+        "createdAt": a["created_at"],
+        "updatedAt": a["updated_at"],
+        "isFavorite": bool(a["is_favorite"]),
+        "isArchived": a["visibility"] == "archive",
+        "isTrashed": a["deleted_at"] is not None,
+        "isOffline": bool(a["is_offline"]),
+        "isEdited": bool(a["is_edited"]),
+        "visibility": a["visibility"],
+        "duration": a["duration"],
+        "width": a["width"],
+        "height": a["height"],
+        "livePhotoVideoId": a["live_photo_video_id"],
+        "libraryId": a["library_id"],
+        "checksum": b64(a["checksum"]),
+        "duplicateId": a["duplicate_id"],
+        "hasMetadata": exif is not None,
+        "resized": has_thumbnail,
+        "tags": tags or [],
+        "people": people or [],
+        "stack": stack,
+    }
+    if exif is not None:
+        out["exifInfo"] = map_exif(exif, a)
+    if owner is not None:
+        out["owner"] = map_user(owner)
+    if strip_metadata:
+        # Immich: mapAsset with stripMetadata (shared links without showMetadata, issue #12835)
+        for k in ("exifInfo", "tags", "people", "owner"):
+            out.pop(k, None)
+        out["originalPath"] = ""
+        out["originalFileName"] = f"{a['id']}{PurePosixPath(a['original_file_name']).suffix}"
+        out["hasMetadata"] = False
+    return out

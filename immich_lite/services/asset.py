@@ -1,0 +1,287 @@
+"""Asset info, updates, deletion and statistics (upstream AssetService)."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from immich_lite import ids
+from immich_lite.access import require_access
+from immich_lite.auth import AuthContext
+from immich_lite.ctx import Ctx
+from immich_lite.dto.asset import map_asset
+from immich_lite.errors import BadRequest
+from immich_lite.repos import asset as repo
+from immich_lite.repos import user as user_repo
+
+DELETE_JOB = "AssetDelete"
+
+
+def _emit(ctx: Ctx, event: str, room: str, payload: Any) -> None:
+    if ctx.events:
+        ctx.events.emit(event, room, payload)
+
+
+def load_response(ctx: Ctx, conn: Any, a: dict[str, Any], auth: AuthContext | None = None) -> dict[str, Any]:
+    """AssetResponseDto with exif, owner, tags, people and stack, as getAssetInfo returns it."""
+    exif = repo.get_exif(conn, a["id"])
+    owner = user_repo.get(conn, a["owner_id"], with_deleted=True)
+    has_thumb = repo.get_file(conn, a["id"], "thumbnail") is not None
+    stack = None
+    if a["stack_id"]:
+        s = conn.execute("SELECT s.id, s.primary_asset_id, (SELECT count(*) FROM asset x WHERE x.stack_id = s.id "
+                         "AND x.deleted_at IS NULL) AS n FROM stack s WHERE s.id = ?", (a["stack_id"],)).fetchone()
+        if s:
+            stack = {"id": s["id"], "primaryAssetId": s["primary_asset_id"], "assetCount": s["n"]}
+    tags = [{"id": t["id"], "name": t["value"].rsplit("/", 1)[-1], "value": t["value"], "createdAt": t["created_at"],
+             "updatedAt": t["updated_at"], **({"color": t["color"]} if t["color"] else {}),
+             **({"parentId": t["parent_id"]} if t["parent_id"] else {})}
+            for t in conn.execute("SELECT t.* FROM tag t JOIN tag_asset ta ON ta.tag_id = t.id WHERE ta.asset_id = ? "
+                                  "ORDER BY t.value", (a["id"],))]
+    strip = auth is not None and auth.shared_link is not None and not auth.shared_link["show_exif"]
+    return map_asset(a, exif=exif, owner=owner, has_thumbnail=has_thumb, stack=stack, tags=tags,
+                     strip_metadata=strip)
+
+
+def get(ctx: Ctx, auth: AuthContext, asset_id: str) -> dict[str, Any]:
+    conn = ctx.db.reader()
+    require_access(conn, auth, "asset.read", [asset_id])
+    a = repo.get(conn, asset_id)
+    assert a is not None
+    out = load_response(ctx, conn, a, auth)
+    if a["owner_id"] != auth.user_id:
+        out["isFavorite"] = False  # Immich: favourites are the owner's, never shown to others
+    return out
+
+
+def _exif_changes(dto: dict[str, Any]) -> dict[str, Any]:
+    exif: dict[str, Any] = {}
+    if "description" in dto:
+        exif["description"] = dto["description"]
+    if "rating" in dto:
+        exif["rating"] = dto["rating"]
+    if "latitude" in dto and "longitude" in dto:
+        exif["latitude"], exif["longitude"] = dto["latitude"], dto["longitude"]
+    if "dateTimeOriginal" in dto:
+        exif["date_time_original"] = dto["dateTimeOriginal"]
+    if "timeZone" in dto:
+        exif["time_zone"] = dto["timeZone"]
+    return exif
+
+
+def _apply_exif(conn: Any, asset_id: str, exif: dict[str, Any]) -> None:
+    if not exif:
+        return
+    row = repo.get_exif(conn, asset_id) or {}
+    import json  # noqa: PLC0415
+
+    locked = set(json.loads(row.get("locked_properties") or "[]")) | {
+        {"date_time_original": "dateTimeOriginal", "time_zone": "timeZone"}.get(k, k) for k in exif}
+    repo.upsert_exif(conn, asset_id, **exif, locked_properties=json.dumps(sorted(locked)))
+    if "date_time_original" in exif and exif["date_time_original"]:
+        # Immich: a new original date moves fileCreatedAt and localDateTime with it
+        dt = ids.parse_iso(exif["date_time_original"])
+        local = dt + (dt.utcoffset() or timedelta(0))
+        repo.update(conn, asset_id, file_created_at=ids.iso(dt),
+                    local_date_time=local.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S.")
+                    + f"{local.microsecond // 1000:03d}Z")
+        repo.upsert_exif(conn, asset_id, date_time_original=ids.iso(dt))
+
+
+def _check_rating(dto: dict[str, Any]) -> None:
+    r = dto.get("rating")
+    if r is not None and not (-1 <= r <= 5):
+        raise BadRequest(["rating must not be greater than 5"])
+
+
+def update(ctx: Ctx, auth: AuthContext, asset_id: str, dto: dict[str, Any]) -> dict[str, Any]:
+    _check_rating(dto)
+    with ctx.db.write() as conn:
+        require_access(conn, auth, "asset.update", [asset_id])
+        values: dict[str, Any] = {}
+        if "isFavorite" in dto:
+            values["is_favorite"] = int(dto["isFavorite"])
+        if "visibility" in dto:
+            values["visibility"] = dto["visibility"]
+            if dto["visibility"] == "locked":
+                _remove_from_shares(conn, [asset_id])
+        if "livePhotoVideoId" in dto:
+            video = dto["livePhotoVideoId"]
+            if video is not None:
+                require_access(conn, auth, "asset.update", [video])
+                v = repo.get(conn, video)
+                if not v or v["type"] != "VIDEO":
+                    raise BadRequest("Live photo video not found")
+                repo.update(conn, video, visibility="hidden")
+            else:
+                old = repo.get(conn, asset_id)
+                if old and old["live_photo_video_id"]:
+                    repo.update(conn, old["live_photo_video_id"], visibility="timeline")
+            values["live_photo_video_id"] = video
+        if values:
+            repo.update(conn, asset_id, **values)
+        _apply_exif(conn, asset_id, _exif_changes(dto))
+        a = repo.get(conn, asset_id)
+        assert a is not None
+        out = load_response(ctx, conn, a, auth)
+    _emit(ctx, "on_asset_update", a["owner_id"], out)
+    return out
+
+
+def _remove_from_shares(conn: Any, asset_ids: list[str]) -> None:
+    """Locking an asset takes it out of albums and links (issue #29526, for single and bulk updates)."""
+    marks = ",".join("?" * len(asset_ids))
+    conn.execute(f"DELETE FROM album_asset WHERE asset_id IN ({marks})", asset_ids)
+    conn.execute(f"DELETE FROM shared_link_asset WHERE asset_id IN ({marks})", asset_ids)
+
+
+def update_all(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
+    _check_rating(dto)
+    asset_ids = list(dict.fromkeys(dto["ids"]))
+    with ctx.db.write() as conn:
+        require_access(conn, auth, "asset.update", asset_ids)
+        values: dict[str, Any] = {}
+        if "isFavorite" in dto:
+            values["is_favorite"] = int(dto["isFavorite"])
+        if "visibility" in dto:
+            values["visibility"] = dto["visibility"]
+            if dto["visibility"] == "locked":
+                _remove_from_shares(conn, asset_ids)
+        if "duplicateId" in dto:
+            values["duplicate_id"] = dto["duplicateId"]
+        repo.update_many(conn, asset_ids, **values)
+        exif = _exif_changes(dto)
+        relative = dto.get("dateTimeRelative")
+        for aid in asset_ids:
+            _apply_exif(conn, aid, exif)
+            if relative:
+                _shift_date(conn, aid, int(relative))
+    for aid in asset_ids:
+        _emit(ctx, "on_asset_update", auth.user_id, {"id": aid})
+
+
+def _shift_date(conn: Any, asset_id: str, minutes: int) -> None:
+    a = repo.get(conn, asset_id)
+    if not a:
+        return
+    delta = timedelta(minutes=minutes)
+    repo.update(conn, asset_id, file_created_at=ids.iso(ids.parse_iso(a["file_created_at"]) + delta),
+                local_date_time=ids.iso(ids.parse_iso(a["local_date_time"]) + delta))
+    e = repo.get_exif(conn, asset_id)
+    if e and e["date_time_original"]:
+        repo.upsert_exif(conn, asset_id, date_time_original=ids.iso(ids.parse_iso(e["date_time_original"]) + delta))
+
+
+def trash_enabled(ctx: Ctx) -> bool:
+    from immich_lite.services.system_config import get_config  # noqa: PLC0415
+
+    return bool(get_config(ctx).get("trash", {}).get("enabled", True))
+
+
+def delete_all(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
+    """Trash (force=false, trash enabled) or delete for good: rows go now, files through AssetDelete jobs."""
+    asset_ids = list(dict.fromkeys(dto["ids"]))
+    force = bool(dto.get("force")) or not trash_enabled(ctx)
+    with ctx.db.write() as conn:
+        require_access(conn, auth, "asset.delete", asset_ids)
+        if force:
+            mark_deleted(conn, asset_ids)
+        else:
+            now = ids.now_iso()
+            repo.update_many(conn, asset_ids, deleted_at=now, status="trashed")
+    if not force:
+        _emit(ctx, "on_asset_trash", auth.user_id, asset_ids)
+    else:
+        for aid in asset_ids:
+            _emit(ctx, "on_asset_delete", auth.user_id, aid)
+
+
+def mark_deleted(conn: Any, asset_ids: list[str]) -> None:
+    """Hide for good and queue the file removal, in the caller's transaction (crash-safe)."""
+    from immich_lite import jobs  # noqa: PLC0415
+
+    now = ids.now_iso()
+    for aid in asset_ids:
+        a = repo.get(conn, aid)
+        if not a or a["status"] == "deleted":
+            continue
+        repo.update(conn, aid, status="deleted", deleted_at=a["deleted_at"] or now)
+        jobs.enqueue(conn, jobs.JobName(DELETE_JOB), {"id": aid})
+        if a["live_photo_video_id"]:
+            other = conn.execute("SELECT 1 FROM asset WHERE live_photo_video_id = ? AND id != ? AND status != 'deleted'",
+                                 (a["live_photo_video_id"], aid)).fetchone()
+            if not other:
+                repo.update(conn, a["live_photo_video_id"], status="deleted", deleted_at=now)
+                jobs.enqueue(conn, jobs.JobName(DELETE_JOB), {"id": a["live_photo_video_id"]})
+
+
+def statistics(ctx: Ctx, auth: AuthContext, query: dict[str, Any]) -> dict[str, Any]:
+    row = repo.statistics(ctx.db.reader(), auth.user_id, visibility=query.get("visibility"),
+                          is_favorite=query.get("isFavorite"), is_trashed=query.get("isTrashed"))
+    return {"images": row["images"], "videos": row["videos"], "total": row["images"] + row["videos"]}
+
+
+# --- asset metadata key/values ---------------------------------------------------------------------
+
+def _map_meta(row: dict[str, Any], with_asset: bool = False) -> dict[str, Any]:
+    import json  # noqa: PLC0415
+
+    out = {"key": row["key"], "value": json.loads(row["value"]), "updatedAt": row["updated_at"]}
+    if with_asset:
+        out["assetId"] = row["asset_id"]
+    return out
+
+
+def get_metadata(ctx: Ctx, auth: AuthContext, asset_id: str) -> list[dict[str, Any]]:
+    conn = ctx.db.reader()
+    require_access(conn, auth, "asset.read", [asset_id])
+    return [_map_meta(r) for r in repo.get_metadata(conn, asset_id)]
+
+
+def get_metadata_by_key(ctx: Ctx, auth: AuthContext, asset_id: str, key: str) -> dict[str, Any]:
+    conn = ctx.db.reader()
+    require_access(conn, auth, "asset.read", [asset_id])
+    row = repo.get_metadata_item(conn, asset_id, key)
+    if row is None:
+        raise BadRequest(f"Metadata with key '{key}' not found for asset '{asset_id}'")
+    return _map_meta(row)
+
+
+def upsert_metadata(ctx: Ctx, auth: AuthContext, asset_id: str, dto: dict[str, Any]) -> list[dict[str, Any]]:
+    with ctx.db.write() as conn:
+        require_access(conn, auth, "asset.update", [asset_id])
+        for item in dto["items"]:
+            repo.upsert_metadata(conn, asset_id, item["key"], item["value"])
+        keys = {i["key"] for i in dto["items"]}
+        return [_map_meta(r) for r in repo.get_metadata(conn, asset_id) if r["key"] in keys]
+
+
+def delete_metadata(ctx: Ctx, auth: AuthContext, asset_id: str, key: str) -> None:
+    with ctx.db.write() as conn:
+        require_access(conn, auth, "asset.update", [asset_id])
+        repo.delete_metadata(conn, asset_id, key)
+
+
+def upsert_bulk_metadata(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> list[dict[str, Any]]:
+    items = dto["items"]
+    with ctx.db.write() as conn:
+        require_access(conn, auth, "asset.update", {i["assetId"] for i in items})
+        out = []
+        for item in items:
+            repo.upsert_metadata(conn, item["assetId"], item["key"], item["value"])
+            row = repo.get_metadata_item(conn, item["assetId"], item["key"])
+            out.append(_map_meta(row, with_asset=True))  # type: ignore[arg-type]
+        return out
+
+
+def delete_bulk_metadata(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
+    items = dto["items"]
+    with ctx.db.write() as conn:
+        require_access(conn, auth, "asset.update", {i["assetId"] for i in items})
+        for item in items:
+            repo.delete_metadata(conn, item["assetId"], item["key"])
+
+
+def get_ocr(ctx: Ctx, auth: AuthContext, asset_id: str) -> list[dict[str, Any]]:
+    """No OCR runs in immich-lite (no ML), so there is never OCR data: upstream answers [] then."""
+    require_access(ctx.db.reader(), auth, "asset.read", [asset_id])
+    return []

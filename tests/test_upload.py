@@ -1,0 +1,127 @@
+"""POST /api/assets and friends: real corpus files, streamed to disk, deduplicated, returned byte-exact."""
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from tests.conftest import CORPUS, Actor, assert_error, assert_schema
+from tests.helpers.upload import upload
+
+JPEG = CORPUS / "jpeg" / "mongolia.jpeg"
+
+
+def test_upload_creates_then_detects_duplicate(admin: Actor) -> None:
+    r = upload(admin, JPEG)
+    assert r.status_code == 201 and assert_schema(r, "uploadAsset")["status"] == "created"
+    again = upload(admin, JPEG)
+    assert again.status_code == 200 and again.json() == {"id": r.json()["id"], "status": "duplicate"}
+
+
+def test_upload_is_stored_by_layout_and_returned_byte_exact(admin: Actor, ctx: Any) -> None:
+    asset_id = upload(admin, JPEG).json()["id"]
+    stored = ctx.storage.root / "upload" / admin.id / asset_id[:2] / asset_id[2:4] / f"{asset_id}.jpeg"
+    assert stored.read_bytes() == JPEG.read_bytes()
+    r = admin.get(f"/api/assets/{asset_id}/original")
+    assert r.status_code == 200 and r.content == JPEG.read_bytes()
+    assert r.headers["content-type"] == "image/jpeg" and r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-disposition"] == "inline; filename*=UTF-8''mongolia.jpeg"
+    assert list((ctx.storage.root / "tmp").iterdir()) == []
+
+
+def test_original_supports_ranges_and_conditional_requests(admin: Actor) -> None:
+    asset_id = upload(admin, JPEG).json()["id"]
+    data = JPEG.read_bytes()
+    r = admin.get(f"/api/assets/{asset_id}/original", headers={"Range": "bytes=100-199"})
+    assert r.status_code == 206 and r.content == data[100:200]
+    assert r.headers["content-range"] == f"bytes 100-199/{len(data)}"
+    tail = admin.get(f"/api/assets/{asset_id}/original", headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == data[-10:]
+    bad = admin.get(f"/api/assets/{asset_id}/original", headers={"Range": f"bytes={len(data) + 5}-"})
+    assert bad.status_code == 416
+    etag = admin.get(f"/api/assets/{asset_id}/original").headers["etag"]
+    assert admin.get(f"/api/assets/{asset_id}/original", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_unsupported_type_is_refused_and_nothing_stored(admin: Actor, ctx: Any) -> None:
+    r = upload(admin, data=b"MZ\x90\x00", filename="evil.exe")
+    assert_error(r, 400, "Unsupported file type evil.exe")
+    assert list((ctx.storage.root / "tmp").iterdir()) == []
+    assert not any((ctx.storage.root / "upload").rglob("*.exe"))
+
+
+def test_empty_file_is_refused(admin: Actor) -> None:
+    assert_error(upload(admin, data=b"", filename="empty.jpg"), 400, "File is empty")
+
+
+def test_missing_dates_are_refused(admin: Actor) -> None:
+    r = admin.client.post("/api/assets", files={"assetData": ("a.jpg", JPEG.read_bytes(), "image/jpeg")},
+                          headers=admin.headers)
+    assert_error(r, 400)
+
+
+def test_checksum_header_short_circuits_duplicates(admin: Actor) -> None:
+    asset_id = upload(admin, JPEG).json()["id"]
+    digest = hashlib.sha1(JPEG.read_bytes()).hexdigest()  # noqa: S324
+    r = upload(admin, data=b"not even read", filename="x.jpg", headers={"x-immich-checksum": digest})
+    assert r.status_code == 200 and r.json() == {"id": asset_id, "status": "duplicate"}
+
+
+def test_checksum_header_mismatch_is_refused(admin: Actor) -> None:
+    r = upload(admin, JPEG, headers={"x-immich-checksum": "0" * 40})
+    assert_error(r, 400, "The file's checksum does not match x-immich-checksum")
+
+
+def test_bulk_upload_check_accepts_hex_and_base64(admin: Actor) -> None:
+    asset_id = upload(admin, JPEG).json()["id"]
+    digest = hashlib.sha1(JPEG.read_bytes()).digest()  # noqa: S324
+    body = {"assets": [{"id": "a", "checksum": digest.hex()}, {"id": "b", "checksum": base64.b64encode(digest).decode()},
+                       {"id": "c", "checksum": "1" * 40}]}
+    r = admin.post("/api/assets/bulk-upload-check", json=body)
+    results = assert_schema(r, "checkBulkUpload")["results"]
+    assert results[0] == {"id": "a", "action": "reject", "reason": "duplicate", "assetId": asset_id, "isTrashed": False}
+    assert results[1]["assetId"] == asset_id and results[2] == {"id": "c", "action": "accept"}
+
+
+def test_duplicates_are_per_owner(admin: Actor, user: Actor) -> None:
+    a = upload(admin, JPEG).json()
+    b = upload(user, JPEG)
+    assert b.status_code == 201 and b.json()["id"] != a["id"]
+
+
+def test_other_users_cannot_read_the_bytes(admin: Actor, user: Actor) -> None:
+    asset_id = upload(admin, JPEG).json()["id"]
+    for path in (f"/api/assets/{asset_id}", f"/api/assets/{asset_id}/original",
+                 f"/api/assets/{asset_id}/thumbnail", f"/api/assets/{asset_id}/video/playback"):
+        body = assert_error(user.get(path), 400)
+        assert body["message"].startswith("Not found or no asset.")
+
+
+def test_sidecar_and_metadata_are_stored(admin: Actor, ctx: Any) -> None:
+    xmp = b'<?xpacket begin=""?><x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>'
+    r = upload(admin, JPEG, sidecar=xmp, fields={"metadata": '[{"key":"mobile-app","value":{"iCloudId":"abc"}}]'})
+    asset_id = r.json()["id"]
+    stored = ctx.storage.root / "upload" / admin.id / asset_id[:2] / asset_id[2:4] / f"{asset_id}.xmp"
+    assert stored.read_bytes() == xmp
+    meta = assert_schema(admin.get(f"/api/assets/{asset_id}/metadata"), "getAssetMetadata")
+    assert meta[0]["key"] == "mobile-app" and meta[0]["value"] == {"iCloudId": "abc"}
+
+
+def test_quota_is_enforced(admin: Actor, user: Actor) -> None:
+    admin.put(f"/api/admin/users/{user.id}", json={"quotaSizeInBytes": 1000})
+    assert_error(upload(user, JPEG), 400, "Quota has been exceeded!")
+
+
+def test_live_photo_video_gets_hidden(admin: Actor) -> None:
+    video = upload(admin, CORPUS / "livephoto" / "train.mov").json()["id"]
+    r = upload(admin, CORPUS / "livephoto" / "train.jpg", fields={"livePhotoVideoId": video})
+    assert r.status_code == 201
+    assert admin.get(f"/api/assets/{video}").json()["visibility"] == "hidden"
+    assert admin.get(f"/api/assets/{r.json()['id']}").json()["livePhotoVideoId"] == video
+
+
+def test_asset_info_matches_the_schema(admin: Actor) -> None:
+    asset_id = upload(admin, JPEG).json()["id"]
+    body = assert_schema(admin.get(f"/api/assets/{asset_id}"), "getAssetInfo")
+    assert body["originalFileName"] == "mongolia.jpeg" and body["ownerId"] == admin.id
+    assert base64.b64decode(body["checksum"]) == hashlib.sha1(JPEG.read_bytes()).digest()  # noqa: S324
