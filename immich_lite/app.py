@@ -21,9 +21,14 @@ from immich_lite.ctx import Ctx
 from immich_lite.db import Database
 from immich_lite.errors import ImmichError, handle_immich_error, handle_unexpected
 from immich_lite.events import Events
+from immich_lite.jobs import JobRunner  # jobs: the background runner
 from immich_lite.storage import Storage
 
 log = logging.getLogger("immich_lite")
+
+
+# modules that register job handlers (jobs.register) — imported so the registry is complete at start
+JOB_MODULES = ("immich_lite.services.metadata", "immich_lite.services.media", "immich_lite.services.queue")
 
 
 def route_table() -> list[RouteDef]:
@@ -52,17 +57,28 @@ def build_ctx(settings: Settings) -> Ctx:
     root.mkdir(parents=True, exist_ok=True)
     storage = Storage(root)
     db = Database(storage.db_path)
-    return Ctx(settings=settings, db=db, storage=storage, events=Events())
+    ctx = Ctx(settings=settings, db=db, storage=storage, events=Events())
+    ctx.jobs = JobRunner(ctx)  # jobs: started/stopped by the lifespan below
+    return ctx
 
 
 def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
+    for name in JOB_MODULES:
+        importlib.import_module(name)
     ctx = ctx or build_ctx(settings)
+    from immich_lite.services.asset_media import recover  # noqa: PLC0415
+
+    recover(ctx)  # before the runner starts: roll committed uploads forward, drop the rest of tmp/
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if ctx.jobs is not None:  # jobs: start the runner
+            ctx.jobs.start()
         try:
             yield
         finally:
+            if ctx.jobs is not None:  # jobs: let running jobs finish before anything closes
+                ctx.jobs.stop()
             for hook in ctx.extra.get("shutdown", []):
                 hook()
             ctx.db.close()
