@@ -70,8 +70,9 @@ def test_api_key_with_permission_passes_the_guard(client: Any, user: Any, r: Any
     assert resp.status_code not in (401, 403) or "permission" not in str(resp.json().get("message", "")), resp.text
     assert resp.status_code < 500, resp.text
     simple = r.op.method == "GET" and "{" not in r.op.path and not any(p.required for p in r.op.params)
-    if simple:
-        assert 200 <= resp.status_code < 300, resp.text
+    if simple:  # nothing to look up: the call succeeds, or reports that a singleton (a license) is absent
+        assert 200 <= resp.status_code < 300 or (
+            resp.status_code == 404 and not resp.json()["message"].startswith("Cannot")), resp.text
 
 
 def test_my_api_key_is_readable_by_any_key(client: Any, user: Any) -> None:

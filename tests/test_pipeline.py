@@ -1,0 +1,135 @@
+"""Upload the real corpus through HTTP, let the jobs drain, then check what upstream Immich reports per file."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+import pyvips
+
+from immich_lite import jobs
+from tests.conftest import CORPUS, Actor, assert_schema
+from tests.helpers.upload import upload
+
+UPSTREAM: dict[str, dict[str, Any]] = json.loads((CORPUS / "UPSTREAM-METADATA.json").read_text())
+BY_PATH = {v["path"]: v for v in UPSTREAM.values()}
+ACCEPTED = sorted(p for p, v in BY_PATH.items() if v["upload"] == 201)
+REFUSED = sorted(p for p, v in BY_PATH.items() if v["upload"] != 201)
+
+# Where our answer differs from upstream's on purpose or by tool version; each with the reason.
+KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One server with the whole accepted corpus uploaded and processed (module-scoped: it takes a while)."""
+    from starlette.testclient import TestClient
+
+    from immich_lite.app import create_app
+    from immich_lite.config import Settings
+    from tests.conftest import ADMIN, login
+
+    app = create_app(Settings(data_dir=str(tmp_path_factory.mktemp("lib") / "data"), workers=2))
+    with TestClient(app) as client:
+        client.post("/api/auth/admin-sign-up", json=ADMIN)
+        data = login(client, ADMIN["email"], ADMIN["password"])
+        admin = Actor(client, data["accessToken"], data["userId"], ADMIN["email"], ADMIN["password"])
+        ids: dict[str, str] = {}
+        statuses: dict[str, int] = {}
+        for rel in sorted(BY_PATH):
+            r = upload(admin, CORPUS / rel)
+            statuses[rel] = r.status_code
+            if r.status_code in (200, 201):
+                ids[rel] = r.json()["id"]
+        jobs.drain(app.state.ctx, timeout=600)
+        yield admin, ids, statuses, app.state.ctx
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-5)
+    return bool(a == b)
+
+
+@pytest.mark.parametrize("rel", ACCEPTED)
+def test_corpus_file_matches_upstream(library: Any, rel: str) -> None:
+    admin, ids, statuses, _ = library
+    expected = BY_PATH[rel]
+    assert statuses[rel] == 201, rel
+    body = assert_schema(admin.get(f"/api/assets/{ids[rel]}"), "getAssetInfo")
+    assert body["type"] == expected["type"]
+    assert body["originalMimeType"] == expected["originalMimeType"]
+    checks = {"fileCreatedAt": body["fileCreatedAt"], "localDateTime": body["localDateTime"]}
+    for key in ("make", "model", "latitude", "longitude", "timeZone", "dateTimeOriginal", "exifImageWidth",
+                "exifImageHeight", "fNumber", "iso", "focalLength", "exposureTime", "lensModel", "orientation",
+                "rating", "projectionType"):
+        checks[f"exif.{key}"] = body["exifInfo"][key]
+    mismatches = []
+    for key, ours in checks.items():
+        theirs = expected.get(key)
+        if key == "exif.dateTimeOriginal" and theirs and ours:
+            from immich_lite.ids import iso, parse_iso
+
+            theirs, ours = iso(parse_iso(theirs)), iso(parse_iso(ours))
+        if not _close(ours, theirs) and (rel, key) not in KNOWN_DIFFERENCES:
+            mismatches.append(f"{key}: ours={ours!r} upstream={theirs!r}")
+    assert not mismatches, mismatches
+
+
+@pytest.mark.parametrize("rel", ACCEPTED)
+def test_corpus_file_has_thumbnail_preview_and_thumbhash(library: Any, rel: str) -> None:
+    admin, ids, _, ctx = library
+    body = admin.get(f"/api/assets/{ids[rel]}").json()
+    if body["thumbhash"] is None:
+        failed = ctx.db.reader().execute("SELECT error FROM job WHERE status = 'failed' AND data LIKE ?",
+                                         (f'%{ids[rel]}%',)).fetchall()
+        pytest.fail(f"no thumbnail for {rel}: {failed}")
+    thumb = admin.get(f"/api/assets/{ids[rel]}/thumbnail?size=thumbnail")
+    preview = admin.get(f"/api/assets/{ids[rel]}/thumbnail?size=preview")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
+    assert preview.status_code == 200 and preview.headers["content-type"] == "image/jpeg"
+    t = pyvips.Image.new_from_buffer(thumb.content, "")
+    p = pyvips.Image.new_from_buffer(preview.content, "")
+    assert t.get("vips-loader").startswith("webp") and p.get("vips-loader").startswith("jpeg")
+    assert min(p.width, p.height) <= 1440 and min(t.width, t.height) <= 250
+    src_short = min(body["width"], body["height"]) if body["width"] and body["height"] else None
+    if src_short and src_short >= 250:
+        assert min(t.width, t.height) == 250
+    if src_short and src_short >= 1440:
+        assert min(p.width, p.height) == 1440
+    if body["width"] and body["height"]:  # orientation applied: the preview has the asset's aspect
+        assert (p.width >= p.height) == (body["width"] >= body["height"]) or abs(body["width"] - body["height"]) < 4
+
+
+def test_refused_files_match_upstream(library: Any) -> None:
+    _, _, statuses, _ = library
+    # upstream refuses these as standalone uploads (400); a zero-byte file is refused by both
+    for rel in REFUSED:
+        assert statuses[rel] == BY_PATH[rel]["upload"], rel
+
+
+def test_live_photo_pairs_are_linked(library: Any) -> None:
+    admin, ids, _, _ = library
+    for still, video in (("livephoto/train.jpg", "livephoto/train.mov"),
+                         ("livephoto/IMG_3853.HEIC", "livephoto/IMG_3853.MOV")):
+        assert admin.get(f"/api/assets/{ids[still]}").json()["livePhotoVideoId"] == ids[video]
+        assert admin.get(f"/api/assets/{ids[video]}").json()["visibility"] == "hidden"
+
+
+def test_video_has_poster_and_duration(library: Any) -> None:
+    admin, ids, _, _ = library
+    body = admin.get(f"/api/assets/{ids['video/' + 'Pixel_mp4.mp4']}").json() if "video/Pixel_mp4.mp4" in ids else None
+    videos = [rel for rel in ids if BY_PATH[rel]["type"] == "VIDEO" and BY_PATH[rel]["duration"]]
+    assert videos
+    for rel in videos:
+        body = admin.get(f"/api/assets/{ids[rel]}").json()
+        assert body["duration"] is not None and body["thumbhash"] is not None, rel
+
+
+def test_broken_files_keep_their_original_and_fail_only_derived_jobs(library: Any) -> None:
+    admin, ids, _, ctx = library
+    for rel in ("broken/truncated_header_only_DSCN0012.jpg",):
+        if rel in ids:
+            r = admin.get(f"/api/assets/{ids[rel]}/original")
+            assert r.status_code == 200 and r.content == (CORPUS / rel).read_bytes()
