@@ -113,9 +113,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_call(request: Request, op: spec.Operation, body: Any, creds: authn.Credentials) -> Call:
-    """Validate path, query and body against the operation's schemas (after authentication, as Nest)."""
-    if op.body is not None:
+def parse_call(request: Request, op: spec.Operation, body: Any, creds: authn.Credentials,
+               with_body: bool = True) -> Call:
+    """Validate path, query and body against the operation's schemas (after authentication, as Nest).
+
+    Raw handlers read their own body (multipart, streams): `with_body=False` leaves it to them.
+    """
+    if with_body and op.body is not None:
         body = spec.validate_body(body, op.body)
     path = spec.validate_params(dict(request.path_params), op.params, "path")
     qp = request.query_params
@@ -180,7 +184,7 @@ def _endpoint(ctx: Ctx, rd: RouteDef, trusted: set[str]) -> Callable[[Request], 
         creds = credentials(request, trusted)
         if rd.raw:
             def prepare() -> tuple[Any, Call]:
-                return authenticate(ctx, op, creds), parse_call(request, op, None, creds)
+                return authenticate(ctx, op, creds), parse_call(request, op, None, creds, with_body=False)
 
             auth, call = await run_in_threadpool(prepare)
             return await rd.handler(ctx, auth, call)
