@@ -170,7 +170,9 @@ def to_response(result: Any, default_status: int) -> Response:
 def build_routes(ctx: Ctx, table: list[RouteDef]) -> list[Route]:
     trusted = {x.strip() for x in ctx.settings.trusted_proxies.split(",") if x.strip()}
     routes = []
-    for rd in table:
+    # static segments before parameters, position by position, so /assets/metadata never reads as /assets/{id}
+    ordered = sorted(table, key=lambda rd: [seg.startswith("{") for seg in rd.op.path.split("/")])
+    for rd in ordered:
         routes.append(Route(rd.op.path, _endpoint(ctx, rd, trusted), methods=list(rd.methods),
                             name=rd.op.id + (f":{'+'.join(rd.methods)}" if len(rd.methods) > 1 else "")))
     return routes

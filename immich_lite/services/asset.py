@@ -79,11 +79,9 @@ def _apply_exif(conn: Any, asset_id: str, exif: dict[str, Any]) -> None:
     repo.upsert_exif(conn, asset_id, **exif, locked_properties=json.dumps(sorted(locked)))
     if "date_time_original" in exif and exif["date_time_original"]:
         # Immich: a new original date moves fileCreatedAt and localDateTime with it
-        dt = ids.parse_iso(exif["date_time_original"])
-        local = dt + (dt.utcoffset() or timedelta(0))
+        dt = ids.parse_iso(exif["date_time_original"])  # its own offset gives the wall clock
         repo.update(conn, asset_id, file_created_at=ids.iso(dt),
-                    local_date_time=local.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S.")
-                    + f"{local.microsecond // 1000:03d}Z")
+                    local_date_time=dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z")
         repo.upsert_exif(conn, asset_id, date_time_original=ids.iso(dt))
 
 
@@ -285,3 +283,35 @@ def get_ocr(ctx: Ctx, auth: AuthContext, asset_id: str) -> list[dict[str, Any]]:
     """No OCR runs in immich-lite (no ML), so there is never OCR data: upstream answers [] then."""
     require_access(ctx.db.reader(), auth, "asset.read", [asset_id])
     return []
+
+
+# --- asset jobs --------------------------------------------------------------------------------------
+
+_ASSET_JOBS = {"refresh-metadata": "AssetExtractMetadata", "regenerate-thumbnail": "AssetGenerateThumbnails",
+               "transcode-video": "AssetEncodeVideo"}
+
+
+def run_jobs(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
+    """Upstream AssetService.run. refresh-faces queues nothing: face detection is off (no ML), and upstream's
+    handler skips in that case too."""
+    from immich_lite import jobs  # noqa: PLC0415
+
+    asset_ids = list(dict.fromkeys(dto["assetIds"]))
+    with ctx.db.write() as conn:
+        require_access(conn, auth, "asset.update", asset_ids)
+        name = _ASSET_JOBS.get(dto["name"])
+        if name is None:
+            return
+        for aid in asset_ids:
+            jobs.enqueue(conn, jobs.JobName(name), {"id": aid})
+
+
+def get_edits(ctx: Ctx, auth: AuthContext, asset_id: str) -> dict[str, Any]:
+    """Non-destructive edits cannot be created in immich-lite yet (PUT /assets/{id}/edits is absent),
+    so every asset truthfully has none."""
+    require_access(ctx.db.reader(), auth, "asset.read", [asset_id])
+    return {"assetId": asset_id, "edits": []}
+
+
+def remove_edits(ctx: Ctx, auth: AuthContext, asset_id: str) -> None:
+    require_access(ctx.db.reader(), auth, "asset.edit", [asset_id])

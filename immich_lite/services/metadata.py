@@ -40,7 +40,7 @@ def _wall(dt: datetime) -> str:
 
 def _follow(ctx: Ctx, conn: Any, data: dict[str, Any]) -> list[Any]:
     # upstream onDone: thumbnails follow metadata for uploads and copies (a refresh does not regenerate)
-    return [JobName.ASSET_GENERATE_THUMBNAILS] if data.get("source") in ("upload", "copy", None) else []
+    return [JobName.ASSET_GENERATE_THUMBNAILS] if data.get("source") in ("upload", "copy") else []
 
 
 @register(JobName.ASSET_EXTRACT_METADATA, QueueName.METADATA_EXTRACTION,
