@@ -22,13 +22,15 @@ from immich_lite.db import Database
 from immich_lite.errors import ImmichError, handle_immich_error, handle_unexpected
 from immich_lite.events import Events
 from immich_lite.jobs import JobRunner  # jobs: the background runner
+from immich_lite.scheduler import Scheduler
 from immich_lite.storage import Storage
 
 log = logging.getLogger("immich_lite")
 
 
 # modules that register job handlers (jobs.register) — imported so the registry is complete at start
-JOB_MODULES = ("immich_lite.services.metadata", "immich_lite.services.media", "immich_lite.services.queue")
+JOB_MODULES = ("immich_lite.services.metadata", "immich_lite.services.media", "immich_lite.services.queue",
+               "immich_lite.services.trash", "immich_lite.services.user")
 
 
 def route_table() -> list[RouteDef]:
@@ -74,6 +76,9 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if ctx.jobs is not None:  # jobs: start the runner
             ctx.jobs.start()
+        scheduler = Scheduler(ctx)
+        scheduler.start()
+        ctx.extra.setdefault("shutdown", []).insert(0, scheduler.stop)
         try:
             yield
         finally:

@@ -44,3 +44,35 @@ def empty(ctx: Ctx, auth: AuthContext) -> dict[str, int]:
         for aid in asset_ids:
             ctx.events.emit("on_asset_delete", auth.user_id, aid)
     return {"count": len(asset_ids)}
+
+
+# --- nightly: purge what has been in the trash longer than trash.days (upstream AssetDeleteCheck) ------
+
+def _register() -> None:
+    from immich_lite import jobs  # noqa: PLC0415
+
+    @jobs.register(jobs.JobName.ASSET_DELETE_CHECK, jobs.QueueName.BACKGROUND_TASK)
+    def delete_check(ctx: Ctx, data: dict[str, Any]) -> Any:
+        from datetime import timedelta  # noqa: PLC0415
+
+        from immich_lite import ids  # noqa: PLC0415
+        from immich_lite.services.system_config import get_config  # noqa: PLC0415
+
+        trash = get_config(ctx).get("trash", {})
+        days = int(trash.get("days", 30)) if trash.get("enabled", True) else 0
+        cutoff = ids.iso(ids.utcnow() - timedelta(days=days))
+        with ctx.db.write() as conn:
+            rows = conn.execute("SELECT id FROM asset WHERE status = 'trashed' AND deleted_at <= ?", (cutoff,))
+            mark_deleted(conn, [r["id"] for r in rows])
+        return jobs.JobStatus.SUCCESS
+
+    @jobs.register(jobs.JobName.SESSION_CLEANUP, jobs.QueueName.BACKGROUND_TASK)
+    def session_cleanup(ctx: Ctx, data: dict[str, Any]) -> Any:
+        from immich_lite.repos import session as session_repo  # noqa: PLC0415
+
+        with ctx.db.write() as conn:
+            session_repo.delete_expired(conn)
+        return jobs.JobStatus.SUCCESS
+
+
+_register()
