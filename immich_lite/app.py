@@ -24,6 +24,7 @@ from immich_lite.events import Events
 from immich_lite.jobs import JobRunner  # jobs: the background runner
 from immich_lite.scheduler import Scheduler
 from immich_lite.storage import Storage
+from immich_lite.websocket import Gateway, SocketIOMiddleware
 
 log = logging.getLogger("immich_lite")
 
@@ -72,6 +73,8 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
 
     recover(ctx)  # before the runner starts: roll committed uploads forward, drop the rest of tmp/
 
+    gateway = Gateway(ctx)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if ctx.jobs is not None:  # jobs: start the runner
@@ -82,6 +85,7 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
         try:
             yield
         finally:
+            await gateway.sio.shutdown()
             if ctx.jobs is not None:  # jobs: let running jobs finish before anything closes
                 ctx.jobs.stop()
             for hook in ctx.extra.get("shutdown", []):
@@ -96,5 +100,6 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
                             Exception: handle_unexpected},
     )
     app.add_middleware(CorrelationId)
+    app.add_middleware(SocketIOMiddleware, gateway=gateway)
     app.state.ctx = ctx
     return app
