@@ -16,6 +16,7 @@ import re
 import shutil
 import tempfile
 import threading
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -54,33 +55,65 @@ PREVIEW_TAGS = ("JpgFromRaw", "PreviewImage", "OtherImage", "ThumbnailImage")
 
 
 class ExifTool:
-    """Thread-safe facade over one ``exiftool -stay_open`` process, started on first use."""
+    """Thread-safe facade over one ``exiftool -stay_open`` process, started on first use.
 
-    def __init__(self, executable: str | None = None, timeout: float = 120.0) -> None:
+    PyExifTool starts exiftool with PR_SET_PDEATHSIG, which the kernel fires when the *thread* that
+    forked it exits, not the process.  Job handlers run on pool threads that come and go, so the
+    process is spawned from a dedicated owner thread that lives until close().  A process that died
+    anyway (killed, crashed) is noticed before the next command and restarted.
+    """
+
+    def __init__(self, executable: str | None = None) -> None:
         self._executable = executable or shutil.which("exiftool") or "exiftool"
-        self._timeout = timeout
         self._lock = threading.Lock()
         self._et: exiftool.ExifTool | None = None
+        self._stop: threading.Event | None = None
 
     # -- process lifecycle -------------------------------------------------------------------
     def _process(self) -> exiftool.ExifTool:
-        if self._et is None or not self._et.running:
-            et = exiftool.ExifTool(executable=self._executable, common_args=[], encoding="utf-8")
+        if self._et is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "ExifTool process was previously running but died"
+                alive = self._et.running
+            if alive:
+                return self._et
+            self._kill_locked()
+        et = exiftool.ExifTool(executable=self._executable, common_args=[], encoding="utf-8")
+        started, stop = threading.Event(), threading.Event()
+        failure: list[BaseException] = []
+
+        def owner() -> None:
             try:
                 et.run()
-            except (OSError, ExifToolException) as exc:
-                raise MediaError(f"cannot start exiftool: {exc}") from exc
-            self._et = et
-        return self._et
+            except BaseException as exc:  # reported to the caller below
+                failure.append(exc)
+            finally:
+                started.set()
+            stop.wait()
+
+        threading.Thread(target=owner, name="exiftool-owner", daemon=True).start()
+        if not started.wait(60) or failure or not et.running:
+            stop.set()
+            raise MediaError(f"cannot start exiftool ({self._executable}): {failure[0] if failure else 'timeout'}")
+        self._et, self._stop = et, stop
+        return et
 
     def close(self) -> None:
         with self._lock:
-            if self._et is not None and self._et.running:
-                try:
-                    self._et.terminate()
-                except Exception:  # a dead process cannot be terminated twice; nothing to do
-                    log.debug("exiftool terminate failed", exc_info=True)
-            self._et = None
+            self._kill_locked()
+
+    def _kill_locked(self) -> None:
+        if self._et is not None:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    if self._et.running:
+                        self._et.terminate()
+            except Exception:  # already dead: nothing to stop
+                log.debug("exiftool terminate failed", exc_info=True)
+        if self._stop is not None:
+            self._stop.set()  # lets the owner thread end
+        self._et = self._stop = None
 
     def __enter__(self) -> ExifTool:
         return self
@@ -91,7 +124,7 @@ class ExifTool:
     @property
     def version(self) -> str:
         with self._lock:
-            return self._process().version
+            return str(self._process().version)
 
     def _execute(self, *args: str, raw: bool = False) -> str | bytes:
         with self._lock:
@@ -99,25 +132,17 @@ class ExifTool:
             try:
                 return et.execute(*args, raw_bytes=raw)
             except (ExifToolException, OSError, UnicodeDecodeError, ValueError) as exc:
-                # A broken pipe or a decode failure leaves the stream in an unknown state: restart.
+                # a broken pipe or a decode failure leaves the stream in an unknown state: restart
                 self._kill_locked()
                 raise MediaError(f"exiftool failed: {exc}") from exc
-
-    def _kill_locked(self) -> None:
-        if self._et is not None:
-            try:
-                self._et.terminate()
-            except Exception:
-                pass
-        self._et = None
 
     # -- reading -----------------------------------------------------------------------------
     def read(self, path: str | os.PathLike[str], extra_args: Iterable[str] = ()) -> dict[str, Any]:
         """All tags of one file, group-less, as exiftool-vendored would hand them to Immich.
 
         ``extra_args`` e.g. ``("-ee",)`` for videos (Immich: readTags passes readArgs ['-ee'] for
-        videos so GoPro/DJI GPS in timed metadata is found).  Returns {} for unreadable files, as
-        upstream's readTags catches the error and continues with no tags.
+        videos so GoPro/DJI GPS in timed metadata is found).  An unreadable file gives only the
+        File:* tags plus "Error"; like upstream, extraction then goes on with what there is.
         """
         args = [*BASE_ARGS, *extra_args]
         args += [f"-{tag}#" for tag in NUMERIC_TAGS]
@@ -134,11 +159,15 @@ class ExifTool:
             return {}
         tags: dict[str, Any] = data[0]
         tags.pop("SourceFile", None)
+        if "Rotation" in tags and str(tags.get("FileType", "")).upper() in ("HEIC", "HEIF", "AVIF"):
+            # HEIF items each have an irot; without -a exiftool 12.x prints the last one, which can be
+            # a gain map's.  exiftool 13 reports the primary image's, which is listed first.
+            first = self._execute("-charset", "filename=utf8", "-a", "-n", "-s3", "-QuickTime:Rotation",
+                                  os.fspath(path))
+            values = str(first).split()
+            if values and values[0].lstrip("-").isdigit():
+                tags["Rotation"] = int(values[0])
         return tags
-
-    def read_many(self, paths: Iterable[str | os.PathLike[str]]) -> dict[str, dict[str, Any]]:
-        """Convenience for tests/tools: {str(path): tags}."""
-        return {os.fspath(p): self.read(p) for p in paths}
 
     # -- binary extraction -------------------------------------------------------------------
     def extract_binary(self, path: str | os.PathLike[str], tag: str,
