@@ -31,7 +31,7 @@ log = logging.getLogger("immich_lite")
 
 # modules that register job handlers (jobs.register) — imported so the registry is complete at start
 JOB_MODULES = ("immich_lite.services.metadata", "immich_lite.services.media", "immich_lite.services.queue",
-               "immich_lite.services.trash", "immich_lite.services.user")
+               "immich_lite.services.trash", "immich_lite.services.user", "immich_lite.services.notification")
 
 
 def route_table() -> list[RouteDef]:
@@ -72,6 +72,9 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
     from immich_lite.services.asset_media import recover  # noqa: PLC0415
 
     recover(ctx)  # before the runner starts: roll committed uploads forward, drop the rest of tmp/
+    from immich_lite.services.server import record_version  # noqa: PLC0415
+
+    record_version(ctx)
 
     gateway = Gateway(ctx)
 
@@ -79,7 +82,7 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if ctx.jobs is not None:  # jobs: start the runner
             ctx.jobs.start()
-        scheduler = Scheduler(ctx)
+        scheduler = ctx.extra["scheduler"] = Scheduler(ctx)
         scheduler.start()
         ctx.extra.setdefault("shutdown", []).insert(0, scheduler.stop)
         try:

@@ -20,6 +20,7 @@ STATE_KEY = "nightly-tasks-state"
 NIGHTLY = (
     ("AssetDeleteCheck", None),          # trash older than trash.days, users past their delete delay
     ("SessionCleanup", None),
+    ("NotificationsCleanup", "databaseCleanup"),
     ("AuditTableCleanup", "databaseCleanup"),
     ("MemoryGenerate", "generateMemories"),
     ("UserSyncUsage", "syncQuotaUsage"),

@@ -11,6 +11,9 @@ from tests.helpers.upload import upload
 
 def test_nightly_runs_once_per_start_time(ctx: Any, client: Any) -> None:
     now = datetime(2026, 1, 2, 3, 0, tzinfo=timezone.utc)
+    ctx.extra["scheduler"].stop()  # drive it by hand with a fixed clock
+    with ctx.db.write() as conn:  # forget the catch-up run the live scheduler did at start-up
+        conn.execute("DELETE FROM system_metadata WHERE key = ?", (scheduler.STATE_KEY,))
     assert scheduler.due(ctx, now)
     assert "AssetDeleteCheck" in scheduler.run_nightly(ctx, now)
     assert not scheduler.due(ctx, now + timedelta(hours=1))

@@ -67,8 +67,18 @@ def make_front_page(ctx: Ctx):  # type: ignore[no-untyped-def]
     return front_page
 
 
+def make_custom_css(ctx: Ctx):  # type: ignore[no-untyped-def]
+    async def custom_css(request: Request) -> Response:
+        from immich_lite.services.system_config import get_custom_css  # noqa: PLC0415
+
+        css = await run_in_threadpool(get_custom_css, ctx)
+        return Response(css, media_type="text/css", headers={"X-Content-Type-Options": "nosniff"})
+    return custom_css
+
+
 def routes(ctx: Ctx) -> list[Route]:
-    return [Route("/.well-known/immich", well_known, methods=["GET"])]
+    return [Route("/.well-known/immich", well_known, methods=["GET"]),
+            Route("/custom.css", make_custom_css(ctx), methods=["GET"])]
 
 
 def fallback_routes(ctx: Ctx) -> list[Route]:
