@@ -31,7 +31,8 @@ log = logging.getLogger("immich_lite")
 
 # modules that register job handlers (jobs.register) — imported so the registry is complete at start
 JOB_MODULES = ("immich_lite.services.metadata", "immich_lite.services.media", "immich_lite.services.queue",
-               "immich_lite.services.trash", "immich_lite.services.user", "immich_lite.services.notification")
+               "immich_lite.services.trash", "immich_lite.services.user", "immich_lite.services.notification",
+               "immich_lite.services.sync")
 
 
 def route_table() -> list[RouteDef]:

@@ -36,10 +36,14 @@ shrinking (0.9 s instead of 0.15 s per 12 MP JPEG), so the colour conversion run
 from __future__ import annotations
 
 import os
+import time
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+_PROCESS_START = time.time()  # temp outputs older than this were left by a process that died
 
 
 class MediaError(Exception):
@@ -56,6 +60,14 @@ def atomic_output(target: str | os.PathLike[str], suffix: str = "") -> Iterator[
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.tmp*"):
+        # torn by a crash (SIGKILL, power loss) of an earlier process: the re-run job sweeps its own leftovers;
+        # files newer than this process belong to a live writer and stay
+        try:
+            if stale.stat().st_mtime < _PROCESS_START:
+                stale.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)

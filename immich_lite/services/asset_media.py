@@ -5,6 +5,7 @@ import base64
 import binascii
 import json
 import logging
+import shutil
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -208,6 +209,10 @@ def recover(ctx: Ctx) -> dict[str, int]:
     tmp = ctx.storage.root / "tmp"
     conn = ctx.db.reader()
     for path in sorted(tmp.glob("*")):
+        if path.is_dir():  # a media job's work dir (thumbnail.generate's mkdtemp) left by a crash
+            shutil.rmtree(path, ignore_errors=True)
+            stats["removed"] += 1
+            continue
         if not path.is_file():
             continue
         asset_id = path.name.split(".", 1)[0]
