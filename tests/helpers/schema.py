@@ -46,3 +46,10 @@ def validator_for(operation_id: str, status: int) -> jsonschema.Validator:
                 return jsonschema.Draft202012Validator(
                     full, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     raise KeyError(operation_id)
+
+
+@functools.cache
+def validator_for_schema(name: str) -> jsonschema.Validator:
+    full = dict(_convert(spec_doc()["components"]["schemas"][name]))
+    full["$defs"] = _defs()
+    return jsonschema.Draft202012Validator(full, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
