@@ -194,6 +194,7 @@ CREATE TABLE asset (
 -- duplicates are per owner, trashed assets included (upstream asset.table.ts)
 CREATE UNIQUE INDEX asset_owner_checksum_uq ON asset(owner_id, checksum) WHERE library_id IS NULL;
 CREATE INDEX asset_owner_update_idx ON asset(owner_id, update_id);
+CREATE INDEX asset_update_idx ON asset(update_id);
 CREATE INDEX asset_owner_local_idx ON asset(owner_id, local_date_time);
 CREATE INDEX asset_live_photo_idx ON asset(live_photo_video_id);
 CREATE INDEX asset_stack_idx ON asset(stack_id);
@@ -513,17 +514,18 @@ CREATE TABLE job (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
   queue       TEXT NOT NULL,
   name        TEXT NOT NULL,
-  data        TEXT NOT NULL DEFAULT '{}',    -- JSON
-  status      TEXT NOT NULL DEFAULT 'waiting', -- waiting | active | failed | delayed | completed
-  attempts    INTEGER NOT NULL DEFAULT 0,
-  run_after   REAL NOT NULL DEFAULT 0,       -- unix seconds
-  error       TEXT,
+  data        TEXT NOT NULL DEFAULT '{}',      -- JSON
+  status      TEXT NOT NULL DEFAULT 'waiting', -- waiting | active | failed (completed rows are deleted;
+                                               -- 'delayed' = waiting with run_after in the future)
+  attempts    INTEGER NOT NULL DEFAULT 0,      -- runs started so far
+  run_after   REAL NOT NULL DEFAULT 0,         -- unix seconds: not before (delay, retry backoff)
+  error       TEXT,                            -- last failure
   dedupe_key  TEXT,
-  created_at  TEXT NOT NULL,
-  updated_at  TEXT NOT NULL
+  created_at  REAL NOT NULL,                   -- unix seconds
+  updated_at  REAL NOT NULL
 );
 CREATE INDEX job_pick_idx ON job(queue, status, run_after, id);
-CREATE UNIQUE INDEX job_dedupe_uq ON job(dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('waiting', 'delayed');
+CREATE UNIQUE INDEX job_dedupe_uq ON job(dedupe_key) WHERE dedupe_key IS NOT NULL AND status = 'waiting';
 
 CREATE TABLE queue_state (
   queue     TEXT PRIMARY KEY,

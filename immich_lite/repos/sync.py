@@ -33,24 +33,26 @@ QUERIES: dict[str, str] = {
     # own assets
     "AssetDeleteV1": f"SELECT {AUDIT}, asset_id FROM asset_audit WHERE owner_id = :me",
     "AssetV2": f"SELECT {ASSET_COLS}, a.update_id AS cursor FROM asset a WHERE a.owner_id = :me",
-    "AssetExifV1": f"SELECT {EXIF_COLS}, e.update_id AS cursor FROM asset_exif e "
-                   "WHERE e.asset_id IN (SELECT id FROM asset WHERE owner_id = :me)",
+    # CROSS JOIN keeps the cursor table outermost: pages walk its update_id index instead of sorting
+    "AssetExifV1": f"SELECT {EXIF_COLS}, e.update_id AS cursor FROM asset_exif e CROSS JOIN asset a "
+                   "ON a.id = e.asset_id WHERE a.owner_id = :me",
     "AssetMetadataDeleteV1": f"SELECT {AUDIT}, asset_id, key FROM asset_metadata_audit "
                              "WHERE asset_id IN (SELECT id FROM asset WHERE owner_id = :me)",
     "AssetMetadataV1": "SELECT m.asset_id, m.key, m.value, m.update_id AS cursor FROM asset_metadata m "
-                       "WHERE m.asset_id IN (SELECT id FROM asset WHERE owner_id = :me)",
+                       "CROSS JOIN asset a ON a.id = m.asset_id WHERE a.owner_id = :me",
     # stacks
     "StackDeleteV1": f"SELECT {AUDIT}, stack_id FROM stack_audit WHERE user_id = :me",
     "StackV1": "SELECT id, owner_id, primary_asset_id, created_at, updated_at, update_id AS cursor FROM stack "
                "WHERE owner_id = :me",
     # partners' data
     "PartnerAssetDeleteV1": f"SELECT {AUDIT}, asset_id FROM asset_audit WHERE owner_id IN ({PARTNERS_OF_ME})",
-    "PartnerAssetV2": f"SELECT {ASSET_COLS}, a.update_id AS cursor FROM asset a WHERE a.owner_id IN ({PARTNERS_OF_ME})",
+    "PartnerAssetV2": f"SELECT {ASSET_COLS}, a.update_id AS cursor FROM asset a INDEXED BY asset_update_idx "
+                      f"WHERE a.owner_id IN ({PARTNERS_OF_ME})",
     "PartnerAssetBackfillV2": f"SELECT {ASSET_COLS}, a.update_id AS cursor FROM asset a WHERE a.owner_id = :owner",
-    "PartnerAssetExifV1": f"SELECT {EXIF_COLS}, e.update_id AS cursor FROM asset_exif e WHERE e.asset_id IN "
-                          f"(SELECT id FROM asset WHERE owner_id IN ({PARTNERS_OF_ME}))",
+    "PartnerAssetExifV1": f"SELECT {EXIF_COLS}, e.update_id AS cursor FROM asset_exif e CROSS JOIN asset a "
+                          f"ON a.id = e.asset_id WHERE a.owner_id IN ({PARTNERS_OF_ME})",
     "PartnerAssetExifBackfillV1": f"SELECT {EXIF_COLS}, e.update_id AS cursor FROM asset_exif e "
-                                  "JOIN asset a ON a.id = e.asset_id WHERE a.owner_id = :owner",
+                                  "CROSS JOIN asset a ON a.id = e.asset_id WHERE a.owner_id = :owner",
     "PartnerStackDeleteV1": f"SELECT {AUDIT}, stack_id FROM stack_audit WHERE user_id IN ({PARTNERS_OF_ME})",
     "PartnerStackV1": "SELECT id, owner_id, primary_asset_id, created_at, updated_at, update_id AS cursor FROM stack "
                       f"WHERE owner_id IN ({PARTNERS_OF_ME})",
@@ -92,7 +94,7 @@ QUERIES: dict[str, str] = {
     "PersonV1": "SELECT *, update_id AS cursor FROM person WHERE owner_id = :me",
     "AssetFaceDeleteV1": f"SELECT {AUDIT}, asset_face_id FROM asset_face_audit "
                          "WHERE asset_id IN (SELECT id FROM asset WHERE owner_id = :me)",
-    "AssetFaceV2": "SELECT f.*, f.update_id AS cursor FROM asset_face f JOIN asset a ON a.id = f.asset_id "
+    "AssetFaceV2": "SELECT f.*, f.update_id AS cursor FROM asset_face f CROSS JOIN asset a ON a.id = f.asset_id "
                    "WHERE a.owner_id = :me",
     "UserMetadataDeleteV1": f"SELECT {AUDIT}, user_id, key FROM user_metadata_audit WHERE user_id = :me",
     "UserMetadataV1": "SELECT user_id, key, value, update_id AS cursor FROM user_metadata WHERE user_id = :me",
