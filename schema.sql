@@ -586,10 +586,15 @@ CREATE TRIGGER album_audit_del AFTER DELETE ON album BEGIN
 CREATE TRIGGER album_user_update_id_ins AFTER INSERT ON album_user BEGIN
   UPDATE album_user SET create_id = immich_uuid_v7(), update_id = immich_uuid_v7()
    WHERE album_id = NEW.album_id AND user_id = NEW.user_id; END;
+-- a new member must receive the album itself: touching it gives it an update id past their checkpoint
+CREATE TRIGGER album_user_touch_album AFTER INSERT ON album_user BEGIN
+  UPDATE album SET updated_at = immich_now() WHERE id = NEW.album_id; END;
 CREATE TRIGGER album_user_update_id_upd AFTER UPDATE ON album_user WHEN NEW.update_id = OLD.update_id BEGIN
   UPDATE album_user SET update_id = immich_uuid_v7() WHERE album_id = NEW.album_id AND user_id = NEW.user_id; END;
 CREATE TRIGGER album_user_audit_del AFTER DELETE ON album_user BEGIN
-  INSERT INTO album_user_audit(id, album_id, user_id, deleted_at) VALUES (immich_uuid_v7(), OLD.album_id, OLD.user_id, immich_now()); END;
+  INSERT INTO album_user_audit(id, album_id, user_id, deleted_at) VALUES (immich_uuid_v7(), OLD.album_id, OLD.user_id, immich_now());
+  -- a member who leaves (or whose album goes) loses the album: it reaches them as AlbumDeleteV1
+  INSERT INTO album_audit(id, album_id, user_id, deleted_at) VALUES (immich_uuid_v7(), OLD.album_id, OLD.user_id, immich_now()); END;
 
 CREATE TRIGGER album_asset_update_id_ins AFTER INSERT ON album_asset BEGIN
   UPDATE album_asset SET create_id = immich_uuid_v7(), update_id = immich_uuid_v7()

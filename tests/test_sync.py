@@ -167,3 +167,33 @@ def test_acks_round_trip(admin: Actor) -> None:
     assert_error(admin.post("/api/sync/ack", json={"acks": ["Nope|x"]}), 400, "Invalid ack type: Nope")
     assert admin.delete("/api/sync/ack", json={}).status_code == 204
     assert admin.get("/api/sync/ack").json() == []
+
+
+def test_album_changes_and_shared_album_backfill(client: Any, admin: Actor, ctx: Any) -> None:
+    ids = _library(admin, ctx)
+    a, b = ids["jpeg/mongolia.jpeg"], ids["png/png.png"]
+    album = admin.post("/api/albums", json={"albumName": "trip", "assetIds": [a, b]}).json()["id"]
+    bob = make_user(client, admin, "bob@immich.cloud", "Bob", "bob-password")
+    upload(bob, CORPUS / "jpeg" / "Canon_EOS_D60.jpg")
+    bob_album = bob.post("/api/albums", json={"albumName": "bob's"}).json()["id"]
+    bob.put(f"/api/albums/{bob_album}/assets", json={"ids": [_first_asset(ctx, bob.id)]})
+    app = _app(client, bob)
+    app.sync()
+    owner_rows = [x["data"] for x in app.seen if x["type"] == "AlbumUserV1"]
+    assert {"albumId": bob_album, "userId": bob.id, "role": "owner"} in owner_rows
+    assert album not in app.albums
+    admin.put(f"/api/albums/{album}/users", json={"albumUsers": [{"userId": bob.id, "role": "viewer"}]})
+    app.sync()  # an album shared after Bob's checkpoints: its older contents arrive as backfill
+    seen = app.types_seen()
+    assert seen.get("AlbumV2") == 1 and seen.get("AlbumToAssetBackfillV1") == 2, seen
+    assert seen.get("AlbumAssetBackfillV2") == 2 and {(album, a), (album, b)} <= app.album_assets
+    admin.delete(f"/api/albums/{album}/assets", json={"ids": [b]})
+    app.sync()
+    assert app.types_seen().get("AlbumToAssetDeleteV1") == 1 and (album, b) not in app.album_assets
+    admin.delete(f"/api/albums/{album}/user/{bob.id}")
+    app.sync()
+    assert album not in app.albums
+
+
+def _first_asset(ctx: Any, owner: str) -> str:
+    return str(ctx.db.reader().execute("SELECT id FROM asset WHERE owner_id = ?", (owner,)).fetchone()["id"])

@@ -16,6 +16,9 @@ ASSET_COLS = ("a.id, a.owner_id, a.original_file_name, a.thumbhash, a.checksum, 
               "a.file_modified_at, a.local_date_time, a.created_at, a.duration, a.type, a.deleted_at, a.is_favorite, "
               "a.visibility, a.live_photo_video_id, a.stack_id, a.library_id, a.width, a.height, a.is_edited")
 EXIF_COLS = "e.*"
+ALBUM_MEMBERS = ("SELECT album_id, user_id, role, update_id AS cursor FROM album_user UNION ALL "
+                 "SELECT id, owner_id, 'owner', update_id FROM album WHERE deleted_at IS NULL")
+CURSOR_EXPR = {"AlbumUserV1": "x.cursor", "AlbumUserBackfillV1": "x.cursor"}
 USER_COLS = "u.id, u.name, u.email, u.avatar_color, u.deleted_at, u.profile_image_path, u.profile_changed_at"
 
 # name → SQL (without the paging tail). `:after`/`:before` bind the cursor column.
@@ -63,9 +66,9 @@ QUERIES: dict[str, str] = {
     "AlbumV2": "SELECT id, album_name, description, created_at, updated_at, album_thumbnail_asset_id, "
                f"is_activity_enabled, \"order\", owner_id, update_id AS cursor FROM album WHERE id IN ({MY_ALBUMS})",
     "AlbumUserDeleteV1": f"SELECT {AUDIT}, album_id, user_id FROM album_user_audit WHERE album_id IN ({MY_ALBUMS})",
-    "AlbumUserV1": "SELECT album_id, user_id, role, update_id AS cursor FROM album_user "
-                   f"WHERE album_id IN ({MY_ALBUMS})",
-    "AlbumUserBackfillV1": "SELECT album_id, user_id, role, update_id AS cursor FROM album_user WHERE album_id = :album",
+    # the owner lives in album.owner_id; clients expect it as a member row with role 'owner' (3.x AlbumUserRole)
+    "AlbumUserV1": f"SELECT x.* FROM ({ALBUM_MEMBERS}) x WHERE x.album_id IN ({MY_ALBUMS})",
+    "AlbumUserBackfillV1": f"SELECT x.* FROM ({ALBUM_MEMBERS}) x WHERE x.album_id = :album",
     "AlbumToAssetDeleteV1": f"SELECT {AUDIT}, album_id, asset_id FROM album_asset_audit WHERE album_id IN ({MY_ALBUMS})",
     "AlbumToAssetV1": "SELECT album_id, asset_id, update_id AS cursor FROM album_asset "
                       f"WHERE album_id IN ({MY_ALBUMS})",
@@ -106,11 +109,12 @@ def page(conn: Any, name: str, params: dict[str, Any], after: str | None, before
     """One page of `name`: cursor in (after, before) — and ≤ upto for backfills — ordered by cursor."""
     sql = QUERIES[name]
     col = "cursor"
-    where = [f"{_cursor_expr(sql)} < :before"]
+    expr = CURSOR_EXPR.get(name) or _cursor_expr(sql)
+    where = [f"{expr} < :before"]
     if after:
-        where.append(f"{_cursor_expr(sql)} > :after")
+        where.append(f"{expr} > :after")
     if upto:
-        where.append(f"{_cursor_expr(sql)} <= :upto")
+        where.append(f"{expr} <= :upto")
     full = f"SELECT * FROM ({sql} AND {' AND '.join(where)}) ORDER BY {col} LIMIT :lim"
     return list(conn.execute(full, {**params, "after": after, "before": before, "upto": upto, "lim": limit}))
 
