@@ -130,3 +130,16 @@ def test_ocr_and_edits_are_empty(admin: Actor) -> None:
 def test_hls_is_off(admin: Actor) -> None:
     a = upload(admin, JPEG).json()["id"]
     assert_error(admin.get(f"/api/assets/{a}/video/stream/main.m3u8"), 400, "Real-time transcoding is not enabled")
+
+
+def test_copy_carries_albums_favorite_and_sidecar(admin: Actor, ctx: Any) -> None:
+    src = upload(admin, CORPUS / "sidecar" / "IMG_1762.HEIC", sidecar=None).json()["id"] \
+        if (CORPUS / "sidecar" / "IMG_1762.HEIC").exists() else upload(admin, JPEG).json()["id"]
+    dst = upload(admin, PNG).json()["id"]
+    album = admin.post("/api/albums", json={"albumName": "a", "assetIds": [src]}).json()["id"]
+    admin.put(f"/api/assets/{src}", json={"isFavorite": True})
+    assert admin.put("/api/assets/copy", json={"sourceId": src, "targetId": dst}).status_code == 204
+    assert admin.get(f"/api/assets/{dst}").json()["isFavorite"] is True
+    assert {a["id"] for a in admin.get(f"/api/albums?assetId={dst}").json()} == {album}
+    assert_error(admin.put("/api/assets/copy", json={"sourceId": src, "targetId": src}), 400,
+                 "Source and target id must be distinct")

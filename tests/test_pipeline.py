@@ -143,3 +143,24 @@ def test_video_has_poster_and_duration(library: Any) -> None:
     for rel in videos:
         body = admin.get(f"/api/assets/{ids[rel]}").json()
         assert body["duration"] is not None and body["thumbhash"] is not None, rel
+
+
+SIDECAR = b"""<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>
+<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>
+<rdf:Description rdf:about='' xmlns:dc='http://purl.org/dc/elements/1.1/' xmlns:xmp='http://ns.adobe.com/xap/1.0/'
+ xmlns:exif='http://ns.adobe.com/exif/1.0/' xmlns:lr='http://ns.adobe.com/lightroom/1.0/'>
+<dc:description><rdf:Alt><rdf:li xml:lang='x-default'>from the sidecar</rdf:li></rdf:Alt></dc:description>
+<xmp:Rating>4</xmp:Rating>
+<exif:DateTimeOriginal>2015-06-07T08:09:10+02:00</exif:DateTimeOriginal>
+<lr:hierarchicalSubject><rdf:Bag><rdf:li>Places|Mongolia|Steppe</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end='w'?>"""
+
+
+def test_sidecar_values_take_precedence(client: Any, admin: Actor, ctx: Any) -> None:
+    plain = pyvips.Image.black(64, 48).jpegsave_buffer()  # no description of its own: the sidecar's shows
+    asset_id = upload(admin, data=plain, filename="plain.jpg", sidecar=SIDECAR).json()["id"]
+    jobs.drain(ctx)
+    body = admin.get(f"/api/assets/{asset_id}").json()
+    assert body["exifInfo"]["description"] == "from the sidecar" and body["exifInfo"]["rating"] == 4
+    assert body["fileCreatedAt"] == "2015-06-07T06:09:10.000Z" and body["localDateTime"] == "2015-06-07T08:09:10.000Z"
+    assert {t["value"] for t in body["tags"]} >= {"Places/Mongolia/Steppe"}

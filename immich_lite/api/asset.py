@@ -17,6 +17,7 @@ ROUTES = [
     route("deleteAssetMetadata", lambda ctx, auth, c: asset.delete_metadata(ctx, auth, c.params["id"], c.params["key"])),
     route("updateBulkAssetMetadata", lambda ctx, auth, c: asset.upsert_bulk_metadata(ctx, auth, c.body)),
     route("deleteBulkAssetMetadata", lambda ctx, auth, c: asset.delete_bulk_metadata(ctx, auth, c.body)),
+    route("copyAsset", lambda ctx, auth, c: asset.copy(ctx, auth, c.body)),
     route("runAssetJobs", lambda ctx, auth, c: asset.run_jobs(ctx, auth, c.body)),
     route("getAssetEdits", lambda ctx, auth, c: asset.get_edits(ctx, auth, c.params["id"])),
     route("removeAssetEdits", lambda ctx, auth, c: asset.remove_edits(ctx, auth, c.params["id"])),

@@ -315,3 +315,48 @@ def get_edits(ctx: Ctx, auth: AuthContext, asset_id: str) -> dict[str, Any]:
 
 def remove_edits(ctx: Ctx, auth: AuthContext, asset_id: str) -> None:
     require_access(ctx.db.reader(), auth, "asset.edit", [asset_id])
+
+
+# --- copy: carry albums, links, stack, favourite and sidecar over to another asset (upstream AssetService.copy) --
+
+def copy(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
+    import shutil  # noqa: PLC0415
+
+    from immich_lite import jobs  # noqa: PLC0415
+    from immich_lite.storage import commit_file  # noqa: PLC0415
+
+    source_id, target_id = dto["sourceId"], dto["targetId"]
+    copied_sidecar = None
+    with ctx.db.write() as conn:
+        require_access(conn, auth, "asset.copy", [source_id, target_id])
+        source, target = repo.get(conn, source_id), repo.get(conn, target_id)
+        if source is None or target is None:
+            raise BadRequest("Both assets must exist")
+        if source_id == target_id:
+            raise BadRequest("Source and target id must be distinct")
+        now = ids.now_iso()
+        if dto.get("albums", True):
+            conn.execute("INSERT OR IGNORE INTO album_asset (album_id, asset_id, created_at) "
+                         "SELECT album_id, ?, ? FROM album_asset WHERE asset_id = ?", (target_id, now, source_id))
+        if dto.get("sharedLinks", True):
+            conn.execute("INSERT OR IGNORE INTO shared_link_asset (shared_link_id, asset_id) "
+                         "SELECT shared_link_id, ? FROM shared_link_asset WHERE asset_id = ?", (target_id, source_id))
+        if dto.get("stack", True) and source["stack_id"]:
+            if target["stack_id"]:  # merge the source's stack into the target's
+                conn.execute("UPDATE asset SET stack_id = ? WHERE stack_id = ?", (target["stack_id"], source["stack_id"]))
+                conn.execute("DELETE FROM stack WHERE id = ?", (source["stack_id"],))
+            else:
+                repo.update(conn, target_id, stack_id=source["stack_id"])
+        if dto.get("favorite", True):
+            repo.update(conn, target_id, is_favorite=source["is_favorite"])
+        sidecar = repo.get_file(conn, source_id, "sidecar") if dto.get("sidecar", True) else None
+        if sidecar is not None:
+            dest = ctx.storage.absolute(target["original_path"] + ".xmp")
+            tmp = ctx.storage.tmp_path(".xmp")
+            shutil.copyfile(ctx.storage.absolute(sidecar["path"]), tmp)
+            commit_file(tmp, dest)
+            copied_sidecar = dest
+            repo.upsert_file(conn, target_id, "sidecar", ctx.storage.relative(dest))
+            jobs.enqueue(conn, jobs.JobName.ASSET_EXTRACT_METADATA, {"id": target_id})
+    if copied_sidecar is not None and ctx.events:
+        ctx.events.emit("on_asset_update", auth.user_id, {"id": target_id})
