@@ -450,6 +450,8 @@ class JobRunner:
         self._cv = threading.Condition()
         self._dirty = True
         self._stopping = False
+        # set once stop() begins: a long handler (a transcode) may poll it and give up early; its job is retried
+        self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._inflight: dict[int, tuple[str, Future[Any] | None]] = {}
@@ -466,6 +468,7 @@ class JobRunner:
             return
         recover(self.ctx)
         self._stopping = False
+        self.stopping.clear()
         self._dirty = True
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="immich-job")
         self._thread = threading.Thread(target=self._loop, name="immich-job-dispatch", daemon=True)
@@ -473,9 +476,14 @@ class JobRunner:
             _RUNNERS.add(self)
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Stop claiming; let running jobs finish (up to `timeout`). True when nothing was left running."""
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop claiming; let running jobs finish (up to `timeout`). True when nothing was left running.
+
+        Nothing is interrupted: a job still running after `timeout` keeps its thread (the interpreter joins pool
+        threads at exit), and if the process is killed first its row is 'active' and resumes on the next start.
+        """
         deadline = time.monotonic() + timeout
+        self.stopping.set()
         with self._cv:
             self._stopping = True
             self._cv.notify_all()
@@ -566,24 +574,27 @@ class JobRunner:
         queues = list(limits)
         self._rotation = (self._rotation + 1) % len(queues)
         queues = queues[self._rotation:] + queues[:self._rotation]
-        # look first on this thread's read connection (index seeks), so an idle poll never takes the writer lock
+        # Look first on this thread's read connection (index seeks), so an idle poll opens no write transaction.
+        # Under the writer lock: enqueue() wakes us before its transaction commits, and the lock is released
+        # only after that COMMIT, so the look cannot miss the row that woke us.
         now = time.time()
         reader = self.ctx.db.reader()
-        paused = paused_queues(reader)
         due: list[str] = []
         next_due: float | None = None
-        for queue in queues:
-            if queue in paused:
-                continue
-            m = reader.execute("SELECT MIN(run_after) AS m FROM job WHERE queue = ? AND status = 'waiting'",
-                               (queue,)).fetchone()["m"]
-            if m is None:
-                continue
-            if m <= now:
-                if running.get(queue, 0) < limits[queue]:
-                    due.append(queue)
-            else:
-                next_due = m if next_due is None else min(next_due, m)
+        with self.ctx.db.write_lock():
+            paused = paused_queues(reader)
+            for queue in queues:
+                if queue in paused:
+                    continue
+                m = reader.execute("SELECT MIN(run_after) AS m FROM job WHERE queue = ? AND status = 'waiting'",
+                                   (queue,)).fetchone()["m"]
+                if m is None:
+                    continue
+                if m <= now:
+                    if running.get(queue, 0) < limits[queue]:
+                        due.append(queue)
+                else:
+                    next_due = m if next_due is None else min(next_due, m)
         claimed: list[dict[str, Any]] = []
         if due and free > 0:
             try:
@@ -619,14 +630,17 @@ class JobRunner:
         return min(self.poll, max(0.005, next_due - time.time()))
 
     def _submit(self, row: dict[str, Any]) -> None:
-        assert self._pool is not None
         try:
+            if self._pool is None:
+                raise RuntimeError("stopped")
             fut = self._pool.submit(self._work, row)
-        except RuntimeError:  # pool shut down under us: hand the job back
-            self._release(row)
-            with self.ctx.db.write() as conn:
-                conn.execute("UPDATE job SET status = 'waiting', attempts = attempts - 1 WHERE id = ? "
-                             "AND status = 'active'", (row["id"],))
+        except RuntimeError:  # stopped under us: hand the job back
+            try:
+                with self.ctx.db.write() as conn:
+                    conn.execute("UPDATE job SET status = 'waiting', attempts = attempts - 1 WHERE id = ? "
+                                 "AND status = 'active'", (row["id"],))
+            finally:
+                self._release(row)
             return
         with self._cv:
             if row["id"] in self._inflight:

@@ -12,7 +12,11 @@ import pytest
 warnings.filterwarnings("ignore", message=".*httpx.*")
 from starlette.testclient import TestClient  # noqa: E402
 
+import immich_lite.auth  # noqa: E402
 from immich_lite.app import create_app  # noqa: E402
+
+# Real bcrypt, cheaper work factor: hundreds of tests sign up and log in. The product keeps cost 10.
+immich_lite.auth.SALT_ROUNDS = 4
 from immich_lite.config import Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
