@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import immich_lite.api
-from immich_lite.api import frontdoor
+from immich_lite.api import frontdoor, share_page
 from immich_lite.api.routing import RouteDef, build_routes
 from immich_lite.config import Settings
 from immich_lite.ctx import Ctx
@@ -32,7 +32,8 @@ log = logging.getLogger("immich_lite")
 # modules that register job handlers (jobs.register) — imported so the registry is complete at start
 JOB_MODULES = ("immich_lite.services.metadata", "immich_lite.services.media", "immich_lite.services.queue",
                "immich_lite.services.trash", "immich_lite.services.user", "immich_lite.services.notification",
-               "immich_lite.services.sync")
+               "immich_lite.services.sync", "immich_lite.services.memory", "immich_lite.services.person",
+               "immich_lite.services.asset_edit")
 
 
 def route_table() -> list[RouteDef]:
@@ -96,7 +97,8 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
                 hook()
             ctx.db.close()
 
-    routes: list[Any] = [*frontdoor.routes(ctx), *build_routes(ctx, route_table()), *frontdoor.fallback_routes(ctx)]
+    routes: list[Any] = [*frontdoor.routes(ctx), *build_routes(ctx, route_table()), *share_page.routes(ctx),
+                         *frontdoor.fallback_routes(ctx)]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -60,6 +60,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def move_into_place(tmp: Path, dest: Path) -> None:
+    """Rename an already-fsynced temp file into place; the caller fsyncs dest's directory before acknowledging."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, dest)
+
+
 def commit_file(tmp: Path, dest: Path) -> None:
     """fsync the temp file, rename it into place, fsync the directory: durable before we acknowledge."""
     dest.parent.mkdir(parents=True, exist_ok=True)

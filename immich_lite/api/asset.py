@@ -20,6 +20,7 @@ ROUTES = [
     route("copyAsset", lambda ctx, auth, c: asset.copy(ctx, auth, c.body)),
     route("runAssetJobs", lambda ctx, auth, c: asset.run_jobs(ctx, auth, c.body)),
     route("getAssetEdits", lambda ctx, auth, c: asset.get_edits(ctx, auth, c.params["id"])),
+    route("editAsset", lambda ctx, auth, c: asset.edit(ctx, auth, c.params["id"], c.body)),
     route("removeAssetEdits", lambda ctx, auth, c: asset.remove_edits(ctx, auth, c.params["id"])),
     route("getAssetOcr", lambda ctx, auth, c: asset.get_ocr(ctx, auth, c.params["id"])),
     # Trash

@@ -51,8 +51,9 @@ ROUTES = [
     route("uploadAsset", upload, raw=True),
     route("checkBulkUpload", lambda ctx, auth, c: svc.bulk_upload_check(ctx, auth, c.body)),
     route("downloadAsset", lambda ctx, auth, c: files.send(
-        c.request, svc.original(ctx, auth, c.params["id"]))),
+        c.request, svc.original(ctx, auth, c.params["id"], bool(c.query.get("edited"))))),
     route("viewAsset", lambda ctx, auth, c: files.send(
-        c.request, svc.thumbnail(ctx, auth, c.params["id"], c.query.get("size", "thumbnail"), _query_string(c)))),
+        c.request, svc.thumbnail(ctx, auth, c.params["id"], c.query.get("size", "thumbnail"), _query_string(c),
+        bool(c.query.get("edited"))))),
     route("playAssetVideo", lambda ctx, auth, c: files.send(c.request, svc.playback(ctx, auth, c.params["id"]))),
 ]

@@ -6,6 +6,7 @@ a dict. Limits guard against the Starlette/python-multipart DoS classes (RELIABI
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -153,6 +154,16 @@ async def receive(request: Request, *, file_fields: set[str], new_temp: Callable
         "on_headers_finished": on_headers_finished, "on_end": on_end,
     })
     total = 0
+    # one disk write in flight per file while the next bytes arrive: hashing+writing overlaps receiving
+    writing: dict[str, asyncio.Future[None]] = {}
+
+    async def flush(name: str, upload: TempUpload) -> None:
+        if name in writing:
+            await writing.pop(name)
+        data = bytes(upload.pending)
+        upload.pending.clear()
+        writing[name] = asyncio.ensure_future(run_in_threadpool(upload.write, data))
+
     try:
         async for chunk in request.stream():
             total += len(chunk)
@@ -161,18 +172,26 @@ async def receive(request: Request, *, file_fields: set[str], new_temp: Callable
             parser.write(chunk)  # calls back synchronously; file bytes collect in each upload's `pending`
             if errors:
                 raise errors[0]
-            for upload in form.files.values():
+            for name, upload in form.files.items():
                 if len(upload.pending) >= FLUSH_BYTES:
-                    await run_in_threadpool(upload.flush_pending)
-        for upload in form.files.values():
+                    await flush(name, upload)
+        for name, upload in form.files.items():
             if upload.pending:
-                await run_in_threadpool(upload.flush_pending)
+                await flush(name, upload)
+        for task in writing.values():
+            await task
+        writing.clear()
         parser.finalize()
         if not state["done"]:
             raise BadRequest("Unexpected end of form")
         for name, upload in form.files.items():
             form.checksums[name] = await run_in_threadpool(upload.finish)
     except BaseException:
+        for task in writing.values():
+            try:
+                await task
+            except Exception:  # noqa: BLE001 (the first error is the one being raised)
+                pass
         await run_in_threadpool(form.abort)
         raise
     return form

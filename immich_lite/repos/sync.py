@@ -100,6 +100,11 @@ QUERIES: dict[str, str] = {
     "AssetFaceV2": "SELECT f.*, f.update_id AS cursor FROM asset_face f CROSS JOIN asset a ON a.id = f.asset_id "
                    "WHERE a.owner_id = :me",
     "UserMetadataDeleteV1": f"SELECT {AUDIT}, user_id, key FROM user_metadata_audit WHERE user_id = :me",
+    # non-destructive edits
+    "AssetEditDeleteV1": f"SELECT {AUDIT}, edit_id FROM asset_edit_audit "
+                         "WHERE asset_id IN (SELECT id FROM asset WHERE owner_id = :me)",
+    "AssetEditV1": "SELECT ed.id, ed.asset_id, ed.action, ed.parameters, ed.sequence, ed.update_id AS cursor "
+                   "FROM asset_edit ed CROSS JOIN asset a ON a.id = ed.asset_id WHERE a.owner_id = :me",
     "UserMetadataV1": "SELECT user_id, key, value, update_id AS cursor FROM user_metadata WHERE user_id = :me",
 }
 
@@ -158,7 +163,7 @@ def delete_checkpoints(conn: Any, session_id: str, types: list[str] | None) -> N
 
 AUDIT_TABLES = ("user_audit", "user_metadata_audit", "stack_audit", "asset_audit", "asset_metadata_audit",
                 "album_audit", "album_user_audit", "album_asset_audit", "partner_audit", "memory_audit",
-                "memory_asset_audit", "person_audit", "asset_face_audit")
+                "memory_asset_audit", "person_audit", "asset_face_audit", "asset_edit_audit")
 
 
 def prune_audit(conn: Any, before_iso: str) -> int:

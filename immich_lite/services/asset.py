@@ -307,14 +307,21 @@ def run_jobs(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
 
 
 def get_edits(ctx: Ctx, auth: AuthContext, asset_id: str) -> dict[str, Any]:
-    """Non-destructive edits cannot be created in immich-lite yet (PUT /assets/{id}/edits is absent),
-    so every asset truthfully has none."""
-    require_access(ctx.db.reader(), auth, "asset.read", [asset_id])
-    return {"assetId": asset_id, "edits": []}
+    from immich_lite.services import asset_edit  # noqa: PLC0415
+
+    return asset_edit.get(ctx, auth, asset_id)
+
+
+def edit(ctx: Ctx, auth: AuthContext, asset_id: str, dto: dict[str, Any]) -> dict[str, Any]:
+    from immich_lite.services import asset_edit  # noqa: PLC0415
+
+    return asset_edit.edit(ctx, auth, asset_id, dto)
 
 
 def remove_edits(ctx: Ctx, auth: AuthContext, asset_id: str) -> None:
-    require_access(ctx.db.reader(), auth, "asset.edit", [asset_id])
+    from immich_lite.services import asset_edit  # noqa: PLC0415
+
+    asset_edit.remove(ctx, auth, asset_id)
 
 
 # --- copy: carry albums, links, stack, favourite and sidecar over to another asset (upstream AssetService.copy) --

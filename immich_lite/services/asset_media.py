@@ -17,7 +17,7 @@ from immich_lite.errors import BadRequest, Unauthorized
 from immich_lite.media import mime
 from immich_lite.repos import asset as repo
 from immich_lite.repos import user as user_repo
-from immich_lite.storage import commit_file, fsync_dir
+from immich_lite.storage import commit_file, fsync_dir, move_into_place
 
 log = logging.getLogger("immich_lite.upload")
 UPLOAD_SUFFIX = ".upload"
@@ -145,11 +145,12 @@ def create(ctx: Ctx, auth: AuthContext, asset_id: str, fields: dict[str, str], f
             repo.add_usage(conn, owner_id, upload.size)
             _link_to_shared_link(conn, auth, asset_id)
             jobs.enqueue(conn, jobs.JobName(EXTRACT_METADATA), {"id": asset_id, "source": "upload"})
-        # committed: now the bytes take their final name (still under the writer lock, so no job can
-        # claim this asset before its file is in place)
-        commit_file(upload.path, dest)
+        # committed: the bytes (fsynced by the receiver) take their final name while the writer lock is
+        # still held, so no job can claim this asset before its file is in place; only the rename is locked
+        move_into_place(upload.path, dest)
         if sidecar is not None and sidecar_dest is not None:
-            commit_file(sidecar.path, sidecar_dest)
+            move_into_place(sidecar.path, sidecar_dest)
+    fsync_dir(dest.parent)  # the rename is durable before we acknowledge
     _set_mtime(dest, dto["fileModifiedAt"])
     if live_video and ctx.events:
         ctx.events.emit("on_asset_hidden", owner_id, live_video)
@@ -272,32 +273,40 @@ def _strip(auth: AuthContext) -> bool:
     return auth.shared_link is not None and not auth.shared_link["show_exif"]
 
 
-def original(ctx: Ctx, auth: AuthContext, asset_id: str) -> FileInfo:
+def original(ctx: Ctx, auth: AuthContext, asset_id: str, edited: bool = False) -> FileInfo:
+    """Upstream downloadOriginal: `edited` (forced for shared links) serves the edited fullsize when there is one."""
     from immich_lite.errors import NotFound  # noqa: PLC0415
 
     a = _asset_for(ctx, auth, asset_id, "asset.download")
-    path = ctx.storage.absolute(a["original_path"])
+    stored = a["original_path"]
+    if edited or auth.shared_link is not None:
+        f = repo.get_file(ctx.db.reader(), asset_id, "fullsize", edited=True)
+        stored = f["path"] if f is not None else stored
+    path = ctx.storage.absolute(stored)
     if not path.exists():
         raise NotFound("File not found")
     stem = PurePosixPath(a["original_file_name"]).stem if not _strip(auth) else a["id"]
     return FileInfo(path, mime.mime_type(path.name) or "application/octet-stream", f"{stem}{path.suffix}")
 
 
-def thumbnail(ctx: Ctx, auth: AuthContext, asset_id: str, size: str, query: str) -> FileInfo | Redirect:
-    """Upstream viewThumbnail, incl. the 302 rules for size=original/fullsize."""
+def thumbnail(ctx: Ctx, auth: AuthContext, asset_id: str, size: str, query: str,
+              edited: bool = False) -> FileInfo | Redirect:
+    """Upstream viewThumbnail, incl. the 302 rules for size=original/fullsize. `edited` (forced for shared links)
+    prefers the `_edited` rendition and falls back to the unedited one; without it the unedited one is preferred."""
     from immich_lite.errors import NotFound  # noqa: PLC0415
 
     a = _asset_for(ctx, auth, asset_id, "asset.view")
     if size == "original":
         return Redirect(f"/api/assets/{asset_id}/original{query}")
     conn = ctx.db.reader()
+    edited = edited or auth.shared_link is not None
+    f = repo.get_file(conn, asset_id, size, edited=edited) or repo.get_file(conn, asset_id, size, edited=not edited)
     if size == "fullsize":
-        if a["type"] == "IMAGE" and mime.is_web_supported_image(a["original_file_name"]) and not a["is_edited"]:
+        if a["type"] == "IMAGE" and mime.is_web_supported_image(a["original_file_name"]) and not edited:
             return Redirect(f"/api/assets/{asset_id}/original{query}")
-        if repo.get_file(conn, asset_id, "fullsize") is None:
+        if f is None:
             q = query.replace("size=fullsize", "size=preview") if "size=fullsize" in query else "?size=preview"
             return Redirect(f"/api/assets/{asset_id}/thumbnail{q}")
-    f = repo.get_file(conn, asset_id, size)
     if f is None:
         raise NotFound("Asset media not found")
     path = ctx.storage.absolute(f["path"])

@@ -63,10 +63,16 @@ def generate_thumbnails(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         repo.upsert_file(wconn, aid, "preview", ctx.storage.relative(preview))
         if fullsize is not None:
             repo.upsert_file(wconn, aid, "fullsize", ctx.storage.relative(fullsize))
-        values: dict[str, Any] = {"thumbhash": result.thumbhash}
-        if not current["width"] or not current["height"]:
-            values["width"], values["height"] = result.width, result.height
-        repo.update(wconn, aid, **values)
+        if current["is_edited"]:
+            # the asset's thumbhash and size describe the edited rendering: refresh that instead (upstream onDone)
+            from immich_lite import jobs  # noqa: PLC0415
+
+            jobs.enqueue(wconn, jobs.JobName.ASSET_EDIT_THUMBNAIL_GENERATION, {"id": aid})
+        else:
+            values: dict[str, Any] = {"thumbhash": result.thumbhash}
+            if not current["width"] or not current["height"]:
+                values["width"], values["height"] = result.width, result.height
+            repo.update(wconn, aid, **values)
         wconn.execute("INSERT INTO asset_job_status (asset_id, thumbnail_generated_at) VALUES (?, ?) "
                       "ON CONFLICT (asset_id) DO UPDATE SET thumbnail_generated_at = excluded.thumbnail_generated_at",
                       (aid, ids.now_iso()))

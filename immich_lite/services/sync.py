@@ -144,6 +144,9 @@ MAPPERS: dict[str, Mapper] = {
     "AssetFaceV2": _face, "AssetFaceDeleteV1": _cols(assetFaceId="asset_face_id"),
     "UserMetadataV1": _cols(userId="user_id", key="key", value="value"),
     "UserMetadataDeleteV1": _cols(userId="user_id", key="key"),
+    "AssetEditV1": lambda r: {"id": r["id"], "assetId": r["asset_id"], "action": r["action"],
+                              "parameters": json.loads(r["parameters"]), "sequence": r["sequence"]},
+    "AssetEditDeleteV1": _cols(editId="edit_id"),
 }
 
 # request type → (entity types streamed in order: deletes first); backfilled types are handled separately
@@ -156,8 +159,9 @@ PLAIN: dict[str, tuple[str, ...]] = {
     "AssetFacesV2": ("AssetFaceDeleteV1", "AssetFaceV2"),
     "UserMetadataV1": ("UserMetadataDeleteV1", "UserMetadataV1"),
     "AssetMetadataV1": ("AssetMetadataDeleteV1", "AssetMetadataV1"),
-    # no OCR and no edits exist in immich-lite: these request types truthfully stream nothing
-    "AssetOcrV1": (), "AssetEditsV1": (),
+    "AssetEditsV1": ("AssetEditDeleteV1", "AssetEditV1"),
+    # no OCR exists in immich-lite: this request type truthfully streams nothing
+    "AssetOcrV1": (),
 }
 # request type → (delete type or None, backfill type, upsert type, kind of parent)
 BACKFILLED: dict[str, tuple[str | None, str, str, str]] = {

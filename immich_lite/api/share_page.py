@@ -1,0 +1,68 @@
+"""GET /share/<key> and /s/<slug>: the page a shared link opens, with Open Graph tags for link previews.
+
+Upstream api.service.ts `ssr` + shared-link.service.ts `getMetadataTags`: valid link ⇒ 200 with og tags
+(none for password links), invalid or expired ⇒ 404. Every user value goes through html.escape(quote=True)
+(PR #16255, CVE-2026-40096: an album name must never close the attribute and add `http-equiv="refresh"`).
+These routes must be mounted before frontdoor's catch-all.
+"""
+from __future__ import annotations
+
+import html
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from immich_lite.ctx import Ctx
+from immich_lite.services import shared_link as svc
+
+CSP = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+       "frame-ancestors 'none'")
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>{tags}
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}}</style>
+</head><body>
+<h1>{heading}</h1>
+<p>{text}</p>
+</body></html>"""
+
+
+def _e(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def render(tags: dict[str, str] | None, *, valid: bool) -> str:
+    meta = ""
+    if tags:
+        title, description, image = _e(tags["title"]), _e(tags["description"]), _e(tags.get("imageUrl") or "")
+        meta = (f'\n<meta name="description" content="{description}">'
+                '\n<meta property="og:type" content="website">'
+                f'\n<meta property="og:title" content="{title}">'
+                f'\n<meta property="og:description" content="{description}">'
+                + (f'\n<meta property="og:image" content="{image}">' if image else ""))
+    if not valid:
+        return _PAGE.format(title="immich-lite", tags="", heading="Link not found",
+                            text="This shared link is invalid or has expired.")
+    heading = _e(tags["title"]) if tags else "Shared with you"
+    return _PAGE.format(title=heading, tags=meta, heading=heading,
+                        text="Open this link in the Immich app or web client to view it.")
+
+
+def _page(ctx: Ctx, param: str):  # type: ignore[no-untyped-def]
+    async def page(request: Request) -> Response:
+        value = request.path_params[param]
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        kwargs = {"key": value} if param == "key" else {"slug": value}
+        valid, tags = await run_in_threadpool(lambda: svc.metadata_tags(ctx, base_url=base, **kwargs))
+        return HTMLResponse(render(tags, valid=valid), status_code=200 if valid else 404,
+                            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                                     "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"})
+    return page
+
+
+def routes(ctx: Ctx) -> list[Route]:
+    return [Route("/share/{key:path}", _page(ctx, "key"), methods=["GET", "HEAD"]),
+            Route("/s/{slug:path}", _page(ctx, "slug"), methods=["GET", "HEAD"])]
