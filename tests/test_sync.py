@@ -197,3 +197,30 @@ def test_album_changes_and_shared_album_backfill(client: Any, admin: Actor, ctx:
 
 def _first_asset(ctx: Any, owner: str) -> str:
     return str(ctx.db.reader().execute("SELECT id FROM asset WHERE owner_id = ?", (owner,)).fetchone()["id"])
+
+
+def test_stacks_memories_people_faces_and_preferences_sync(client: Any, admin: Actor, ctx: Any) -> None:
+    ids = _library(admin, ctx)
+    a, b = ids["jpeg/mongolia.jpeg"], ids["jpeg/DSCN0010.jpg"]
+    app = _app(client, admin)
+    app.sync()
+    stack = admin.post("/api/stacks", json={"assetIds": [a, b]}).json()["id"]
+    memory = admin.post("/api/memories", json={"type": "on_this_day", "data": {"year": 2011},
+                                               "memoryAt": "2011-08-17T00:00:00.000Z", "assetIds": [a]}).json()["id"]
+    person = admin.post("/api/people", json={"name": "Willy"}).json()["id"]
+    face = admin.post("/api/faces", json={"assetId": a, "personId": person, "imageWidth": 200, "imageHeight": 100,
+                                          "x": 10, "y": 10, "width": 50, "height": 50})
+    assert face.status_code == 201, face.text
+    admin.put("/api/users/me/preferences", json={"memories": {"enabled": False}})
+    app.sync()
+    seen = app.types_seen()
+    for kind in ("StackV1", "MemoryV1", "MemoryToAssetV1", "PersonV1", "AssetFaceV2", "UserMetadataV1"):
+        assert seen.get(kind, 0) >= 1, (kind, seen)
+    assert any(x["data"]["id"] == stack for x in app.seen if x["type"] == "StackV1")
+    assert any(x["data"]["id"] == memory for x in app.seen if x["type"] == "MemoryV1")
+    admin.delete(f"/api/stacks/{stack}")
+    admin.delete(f"/api/memories/{memory}")
+    admin.delete(f"/api/people/{person}")
+    app.sync()
+    seen = app.types_seen()
+    assert seen.get("StackDeleteV1") == 1 and seen.get("MemoryDeleteV1") == 1 and seen.get("PersonDeleteV1") == 1

@@ -32,6 +32,8 @@ SCHEMA = {"AuthUserV1": "SyncAuthUserV1", "UserV1": "SyncUserV1", "UserDeleteV1"
           "AlbumToAssetBackfillV1": "SyncAlbumToAssetV1", "AlbumToAssetDeleteV1": "SyncAlbumToAssetDeleteV1",
           "StackV1": "SyncStackV1", "StackDeleteV1": "SyncStackDeleteV1", "PartnerStackV1": "SyncStackV1",
           "PartnerStackDeleteV1": "SyncStackDeleteV1", "MemoryV1": "SyncMemoryV1", "MemoryDeleteV1": "SyncMemoryDeleteV1",
+          "MemoryToAssetV1": "SyncMemoryAssetV1", "MemoryToAssetDeleteV1": "SyncMemoryAssetDeleteV1",
+          "AssetFaceDeleteV1": "SyncAssetFaceDeleteV1", "UserMetadataDeleteV1": "SyncUserMetadataDeleteV1",
           "PersonV1": "SyncPersonV1", "PersonDeleteV1": "SyncPersonDeleteV1", "AssetFaceV2": "SyncAssetFaceV2",
           "UserMetadataV1": "SyncUserMetadataV1", "AssetEditV1": "SyncAssetEditV1",
           "AssetEditDeleteV1": "SyncAssetEditDeleteV1", "SyncAckV1": "SyncAckV1", "SyncCompleteV1": "SyncCompleteV1",
