@@ -58,8 +58,6 @@ class Database:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA recursive_triggers=OFF")
-        # read through the OS page cache (shared, file-backed) instead of a private 2 MiB cache per connection
-        conn.execute("PRAGMA mmap_size=268435456")
         conn.createscalarfunction("immich_uuid_v7", ids.uuid7, 0)  # not deterministic
         conn.createscalarfunction("immich_now", ids.now_iso, 0)
         conn.row_trace = _row_factory
