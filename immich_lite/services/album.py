@@ -10,6 +10,7 @@ from typing import Any
 from immich_lite.access import check_access, require_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
+from immich_lite.services.bulk_ids import plan_add, plan_remove
 from immich_lite.dto.album import day_start, map_album, map_marker, sort_users
 from immich_lite.errors import BadRequest
 from immich_lite.repos import album as repo
@@ -188,17 +189,7 @@ def add_assets(ctx: Ctx, auth: AuthContext, album_id: str, dto: dict[str, Any]) 
         album = _find_or_fail(conn, album_id)
         existing = repo.get_asset_ids(conn, album_id, dto["ids"])
         allowed = check_access(conn, auth, "asset.share", [a for a in dto["ids"] if a not in existing])
-        results: list[dict[str, Any]] = []
-        added: list[str] = []
-        for asset_id in dto["ids"]:
-            if asset_id in existing:
-                results.append({"id": asset_id, "success": False, "error": "duplicate"})
-            elif asset_id not in allowed:
-                results.append({"id": asset_id, "success": False, "error": "no_permission"})
-            else:
-                existing.add(asset_id)
-                added.append(asset_id)
-                results.append({"id": asset_id, "success": True})
+        results, added = plan_add(dto["ids"], existing, allowed)
         members: list[str] = []
         if added:
             repo.add_assets(conn, album_id, added)
@@ -248,17 +239,7 @@ def remove_assets(ctx: Ctx, auth: AuthContext, album_id: str, dto: dict[str, Any
             allowed = set(existing)
         else:
             allowed = check_access(conn, auth, "asset.share", existing)
-        results: list[dict[str, Any]] = []
-        removed: list[str] = []
-        for asset_id in dto["ids"]:
-            if asset_id not in existing:
-                results.append({"id": asset_id, "success": False, "error": "not_found"})
-            elif asset_id not in allowed:
-                results.append({"id": asset_id, "success": False, "error": "no_permission"})
-            else:
-                existing.discard(asset_id)
-                removed.append(asset_id)
-                results.append({"id": asset_id, "success": True})
+        results, removed = plan_remove(dto["ids"], existing, allowed)
         members: list[str] = []
         if removed:
             repo.remove_assets(conn, album_id, removed)

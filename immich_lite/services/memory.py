@@ -10,6 +10,7 @@ from immich_lite import ids, jobs
 from immich_lite.access import check_access, require_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
+from immich_lite.services.bulk_ids import plan_add, plan_remove
 from immich_lite.dto.asset import map_asset
 from immich_lite.errors import BadRequest
 from immich_lite.repos import system_metadata
@@ -164,16 +165,9 @@ def add_assets(ctx: Ctx, auth: AuthContext, memory_id: str, dto: dict[str, Any])
         require_access(conn, auth, "memory.read", [memory_id])
         existing = _existing(conn, memory_id, dto["ids"])
         allowed = check_access(conn, auth, "asset.share", [i for i in dto["ids"] if i not in existing])
-        results: list[dict[str, Any]] = []
-        for aid in dto["ids"]:
-            if aid in existing:
-                results.append({"id": aid, "success": False, "error": "duplicate"})
-            elif aid not in allowed:
-                results.append({"id": aid, "success": False, "error": "no_permission"})
-            else:
-                existing.add(aid)
-                conn.execute("INSERT INTO memory_asset (memory_id, asset_id) VALUES (?, ?)", (memory_id, aid))
-                results.append({"id": aid, "success": True})
+        results, added = plan_add(dto["ids"], existing, allowed)
+        for aid in added:
+            conn.execute("INSERT INTO memory_asset (memory_id, asset_id) VALUES (?, ?)", (memory_id, aid))
         if any(r["success"] for r in results):
             _touch(conn, memory_id)
         return results
@@ -185,16 +179,9 @@ def remove_assets(ctx: Ctx, auth: AuthContext, memory_id: str, dto: dict[str, An
         existing = _existing(conn, memory_id, dto["ids"])
         always = memory_id in check_access(conn, auth, "memory.delete", [memory_id])
         allowed = existing if always else check_access(conn, auth, "asset.share", existing)
-        results: list[dict[str, Any]] = []
-        for aid in dto["ids"]:
-            if aid not in existing:
-                results.append({"id": aid, "success": False, "error": "not_found"})
-            elif aid not in allowed:
-                results.append({"id": aid, "success": False, "error": "no_permission"})
-            else:
-                existing.discard(aid)
-                conn.execute("DELETE FROM memory_asset WHERE memory_id = ? AND asset_id = ?", (memory_id, aid))
-                results.append({"id": aid, "success": True})
+        results, removed = plan_remove(dto["ids"], existing, allowed)
+        for aid in removed:
+            conn.execute("DELETE FROM memory_asset WHERE memory_id = ? AND asset_id = ?", (memory_id, aid))
         if any(r["success"] for r in results):
             _touch(conn, memory_id)
         return results

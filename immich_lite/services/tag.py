@@ -7,6 +7,7 @@ from typing import Any
 from immich_lite.access import check_access, require_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
+from immich_lite.services.bulk_ids import plan_add, plan_remove
 from immich_lite.errors import BadRequest
 from immich_lite.repos import asset as asset_repo
 from immich_lite.repos import tag as repo
@@ -123,17 +124,9 @@ def add_assets(ctx: Ctx, auth: AuthContext, tag_id: str, dto: dict[str, Any]) ->
         require_access(conn, auth, "tag.asset", [tag_id])
         existing = repo.asset_ids_in(conn, tag_id, list(dto["ids"]))
         allowed = check_access(conn, auth, "asset.share", [a for a in dto["ids"] if a not in existing])
-        results, added = [], []
-        for asset_id in dto["ids"]:
-            if asset_id in existing:
-                results.append({"id": asset_id, "success": False, "error": "duplicate"})
-            elif asset_id not in allowed:
-                results.append({"id": asset_id, "success": False, "error": "no_permission"})
-            else:
-                existing.add(asset_id)
-                repo.add_asset(conn, tag_id, asset_id)
-                added.append(asset_id)
-                results.append({"id": asset_id, "success": True})
+        results, added = plan_add(list(dto["ids"]), existing, allowed)
+        for asset_id in added:
+            repo.add_asset(conn, tag_id, asset_id)
         for asset_id in added:
             sync_exif_tags(conn, asset_id)
     return results
@@ -145,17 +138,9 @@ def remove_assets(ctx: Ctx, auth: AuthContext, tag_id: str, dto: dict[str, Any])
         always = tag_id in check_access(conn, auth, "tag.delete", [tag_id])
         existing = repo.asset_ids_in(conn, tag_id, list(dto["ids"]))
         allowed = existing if always else check_access(conn, auth, "asset.share", existing)
-        results, removed = [], []
-        for asset_id in dto["ids"]:
-            if asset_id not in existing:
-                results.append({"id": asset_id, "success": False, "error": "not_found"})
-            elif asset_id not in allowed:
-                results.append({"id": asset_id, "success": False, "error": "no_permission"})
-            else:
-                existing.discard(asset_id)
-                repo.remove_asset(conn, tag_id, asset_id)
-                removed.append(asset_id)
-                results.append({"id": asset_id, "success": True})
+        results, removed = plan_remove(list(dto["ids"]), existing, allowed)
+        for asset_id in removed:
+            repo.remove_asset(conn, tag_id, asset_id)
         for asset_id in removed:
             sync_exif_tags(conn, asset_id)
     return results
