@@ -41,13 +41,14 @@ def generate_thumbnails(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         fullsize = ctx.storage.thumb_path(owner, aid, "fullsize", cfg["fullsize"]["format"])
     exif = repo.get_exif(conn, aid) or {}
     orientation = int(exif["orientation"]) if (exif.get("orientation") or "").isdigit() else None
+    colorspace = "srgb" if is_srgb(exif) else cfg["colorspace"]
     thumb.parent.mkdir(parents=True, exist_ok=True)
     try:
         result = thumbs.generate(
             ctx.storage.absolute(a["original_path"]), asset_type=a["type"], thumb_path=thumb, preview_path=preview,
             fullsize_path=fullsize, thumb_size=cfg["thumbnail"]["size"], preview_size=cfg["preview"]["size"],
             thumb_format=cfg["thumbnail"]["format"], preview_format=cfg["preview"]["format"],
-            quality=cfg["preview"]["quality"], colorspace=cfg["colorspace"], exiftool=exiftool(ctx),
+            quality=cfg["preview"]["quality"], colorspace=colorspace, exiftool=exiftool(ctx),
             orientation=orientation, tmp_dir=ctx.storage.root / "tmp")
     except MediaError as e:
         log.warning("thumbnail generation failed for %s: %s", aid, e)
@@ -81,6 +82,17 @@ def generate_thumbnails(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     if data.get("source") == "upload" and fresh is not None and fresh["visibility"] in ("timeline", "archive"):
         _announce_upload(ctx, fresh, exif_row)
     return JobStatus.SUCCESS
+
+
+def is_srgb(exif: dict[str, Any]) -> bool:
+    """Upstream MediaService.isSRGB: sRGB sources stay sRGB; the configured (P3) space is for wider ones."""
+    colorspace, profile = exif.get("colorspace"), exif.get("profile_description")
+    if colorspace or profile:
+        return any("srgb" in str(v).lower() for v in (colorspace, profile) if v)
+    bits = exif.get("bits_per_sample")
+    if bits:
+        return int(bits) == 8  # 8-bit with no profile or colour space: assume sRGB
+    return True
 
 
 def _announce_upload(ctx: Ctx, a: dict[str, Any], exif: dict[str, Any] | None) -> None:
