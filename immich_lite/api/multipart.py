@@ -33,16 +33,21 @@ class TempUpload:
         self.filename = filename
         self.size = 0
         self._sha1 = hashlib.sha1()  # noqa: S324 (Immich's checksum is SHA-1 by contract)
-        self.pending = bytearray()  # parsed but not yet written; flushed from the threadpool
+        # parsed but not yet written: zero-copy views into the received chunks, flushed from the threadpool
+        self.pending: list[memoryview] = []
+        self.pending_size = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(path, "wb")  # noqa: SIM115 (closed in finish/abort)
 
-    def flush_pending(self) -> None:
-        data = bytes(self.pending)
-        self.pending.clear()
-        self.write(data)
+    def take_pending(self) -> list[memoryview]:
+        chunks, self.pending, self.pending_size = self.pending, [], 0
+        return chunks
 
-    def write(self, data: bytes) -> None:
+    def write_many(self, chunks: list[memoryview]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def write(self, data: bytes | memoryview) -> None:
         self._f.write(data)
         self._sha1.update(data)
         self.size += len(data)
@@ -135,7 +140,9 @@ async def receive(request: Request, *, file_fields: set[str], new_temp: Callable
     def on_part_data(data: bytes, start: int, end: int) -> None:
         kind = current.get("kind")
         if kind == "file":
-            current["upload"].pending.extend(data[start:end])
+            upload = current["upload"]
+            upload.pending.append(memoryview(data)[start:end])
+            upload.pending_size += end - start
         elif kind == "field":
             current["value"].extend(data[start:end])
             if len(current["value"]) > MAX_FIELD_BYTES:
@@ -160,9 +167,7 @@ async def receive(request: Request, *, file_fields: set[str], new_temp: Callable
     async def flush(name: str, upload: TempUpload) -> None:
         if name in writing:
             await writing.pop(name)
-        data = bytes(upload.pending)
-        upload.pending.clear()
-        writing[name] = asyncio.ensure_future(run_in_threadpool(upload.write, data))
+        writing[name] = asyncio.ensure_future(run_in_threadpool(upload.write_many, upload.take_pending()))
 
     try:
         async for chunk in request.stream():
@@ -173,7 +178,7 @@ async def receive(request: Request, *, file_fields: set[str], new_temp: Callable
             if errors:
                 raise errors[0]
             for name, upload in form.files.items():
-                if len(upload.pending) >= FLUSH_BYTES:
+                if upload.pending_size >= FLUSH_BYTES:
                     await flush(name, upload)
         for name, upload in form.files.items():
             if upload.pending:
