@@ -97,7 +97,7 @@ def test_stranger_cannot_read_update_or_delete(admin: Actor, user: Actor) -> Non
     assert_error(user.patch(f"/api/albums/{album_id}", json={"albumName": "x"}), 400,
                  "Not found or no album.update access")
     assert_error(user.delete(f"/api/albums/{album_id}"), 400, "Not found or no album.delete access")
-    assert_error(user.delete(f"/api/albums/{album_id}/user/me"), 400, "Album not found")
+    assert_error(user.delete(f"/api/albums/{album_id}/user/me"), 400, "Not found or no album.share access")
 
 
 def test_invalid_user_id_param_is_400(admin: Actor) -> None:

@@ -31,4 +31,12 @@ def map_shared_link(link: dict[str, Any], *, assets: list[dict[str, Any]], album
     if album is not None:
         # Immich: "unless we select sharedLink.album.sharedLinks this will be wrong" — it is shared by this link
         out["album"] = {**album, "hasSharedLink": True, "shared": True}
+        if not link["show_exif"]:
+            # a link without metadata must not reveal who is behind it (issue #12835); the schema needs one
+            # member with an email-shaped value, so the owner's address is replaced by a reserved, unroutable one
+            out["album"]["albumUsers"] = [
+                {**u, "user": {**u["user"], "email": REDACTED_EMAIL}} for u in out["album"]["albumUsers"]]
     return out
+
+
+REDACTED_EMAIL = "hidden@redacted.invalid"

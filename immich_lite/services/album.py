@@ -279,7 +279,8 @@ def remove_user(ctx: Ctx, auth: AuthContext, album_id: str, user_id: str) -> Non
     user_id = _user_param(auth, user_id)
     with ctx.db.write() as conn:
         if not check_access(conn, auth, "album.read", [album_id]):
-            raise BadRequest("Album not found")  # an album you cannot see does not exist for you
+            # one denial shape for "exists but not yours" and "does not exist"
+            require_access(conn, auth, "album.share", [album_id])
         album = _find_or_fail(conn, album_id)
         member = next((u for u in repo.get_users(conn, [album_id]) if u["id"] == user_id), None)
         if member is None:
