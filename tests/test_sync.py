@@ -224,3 +224,15 @@ def test_stacks_memories_people_faces_and_preferences_sync(client: Any, admin: A
     app.sync()
     seen = app.types_seen()
     assert seen.get("StackDeleteV1") == 1 and seen.get("MemoryDeleteV1") == 1 and seen.get("PersonDeleteV1") == 1
+
+
+def test_partner_never_receives_locked_assets(client: Any, admin: Actor, ctx: Any) -> None:
+    ids = _library(admin, ctx)
+    locked = ids["jpeg/mongolia.jpeg"]
+    admin.put(f"/api/assets/{locked}", json={"visibility": "locked"})
+    bob = make_user(client, admin, "bob@immich.cloud", "Bob", "bob-password")
+    admin.post("/api/partners", json={"sharedWithId": bob.id})
+    app = _app(client, bob)
+    app.sync()
+    assert locked not in app.partner_assets and ids["png/png.png"] in app.partner_assets
+    assert all(x["data"].get("assetId") != locked for x in app.seen if x["type"] == "PartnerAssetExifV1")

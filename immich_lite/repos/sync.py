@@ -49,13 +49,16 @@ QUERIES: dict[str, str] = {
                "WHERE owner_id = :me",
     # partners' data
     "PartnerAssetDeleteV1": f"SELECT {AUDIT}, asset_id FROM asset_audit WHERE owner_id IN ({PARTNERS_OF_ME})",
+    # a partner's locked assets never reach me (not even their metadata), unlike upstream
     "PartnerAssetV2": f"SELECT {ASSET_COLS}, a.update_id AS cursor FROM asset a INDEXED BY asset_update_idx "
-                      f"WHERE a.owner_id IN ({PARTNERS_OF_ME})",
-    "PartnerAssetBackfillV2": f"SELECT {ASSET_COLS}, a.update_id AS cursor FROM asset a WHERE a.owner_id = :owner",
+                      f"WHERE a.owner_id IN ({PARTNERS_OF_ME}) AND a.visibility != 'locked'",
+    "PartnerAssetBackfillV2": f"SELECT {ASSET_COLS}, a.update_id AS cursor FROM asset a WHERE a.owner_id = :owner "
+                              "AND a.visibility != 'locked'",
     "PartnerAssetExifV1": f"SELECT {EXIF_COLS}, e.update_id AS cursor FROM asset_exif e CROSS JOIN asset a "
-                          f"ON a.id = e.asset_id WHERE a.owner_id IN ({PARTNERS_OF_ME})",
+                          f"ON a.id = e.asset_id WHERE a.owner_id IN ({PARTNERS_OF_ME}) AND a.visibility != 'locked'",
     "PartnerAssetExifBackfillV1": f"SELECT {EXIF_COLS}, e.update_id AS cursor FROM asset_exif e "
-                                  "CROSS JOIN asset a ON a.id = e.asset_id WHERE a.owner_id = :owner",
+                                  "CROSS JOIN asset a ON a.id = e.asset_id WHERE a.owner_id = :owner "
+                                  "AND a.visibility != 'locked'",
     "PartnerStackDeleteV1": f"SELECT {AUDIT}, stack_id FROM stack_audit WHERE user_id IN ({PARTNERS_OF_ME})",
     "PartnerStackV1": "SELECT id, owner_id, primary_asset_id, created_at, updated_at, update_id AS cursor FROM stack "
                       f"WHERE owner_id IN ({PARTNERS_OF_ME})",
