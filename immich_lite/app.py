@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import immich_lite.api
 from immich_lite.api import frontdoor, share_page
+from immich_lite.api.maintenance import MaintenanceGate
 from immich_lite.api.routing import RouteDef, build_routes
 from immich_lite.config import Settings
 from immich_lite.ctx import Ctx
@@ -105,6 +106,7 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
         exception_handlers={ImmichError: handle_immich_error, HTTPException: frontdoor.not_found,
                             Exception: handle_unexpected},
     )
+    app.add_middleware(MaintenanceGate, ctx=ctx)  # 503 for the API while an admin has maintenance mode on
     app.add_middleware(CorrelationId)
     app.add_middleware(SocketIOMiddleware, gateway=gateway)
     app.state.ctx = ctx

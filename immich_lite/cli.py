@@ -4,6 +4,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -33,7 +36,17 @@ def serve(**flags: Any) -> None:
     """Serve the Immich API (and the front page) with hypercorn."""
     settings = Settings.load(flags)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(settings))
+    from immich_lite.backup import Locked, lock_data_dir  # noqa: PLC0415
+
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    try:  # held for the server's lifetime: `restore` refuses while it is held
+        lock = lock_data_dir(settings.data_path)
+    except Locked as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        asyncio.run(_serve(settings))
+    finally:
+        lock.close()
 
 
 async def _serve(settings: Settings) -> None:
@@ -68,3 +81,279 @@ async def _serve(settings: Settings) -> None:
 def version() -> None:
     """Print the immich-lite version and the Immich API version it speaks."""
     click.echo(f"immich-lite {__version__} (Immich API {'.'.join(map(str, IMMICH_VERSION))})")
+
+
+# --- backup / verify / restore (logic in immich_lite.backup) -----------------------------------------------
+
+def _data_dir(value: str | None) -> Path:
+    return Settings.load({"data_dir": value}).data_path
+
+
+data_dir_option = click.option("--data-dir", "data_dir", default=None,
+                               help="The data dir [env IMMICH_LITE_DATA_DIR; default ./immich-data]")
+
+
+class _Progress:
+    """A tqdm bar on a terminal; a few plain lines otherwise (cron, logs)."""
+
+    def __init__(self, label: str, unit: str = "file"):
+        self.label, self.unit, self.bar, self.done, self.total = label, unit, None, 0, 0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, event: str, amount: int) -> None:
+        if event == "total":
+            self.total = amount
+            if self.tty:
+                from tqdm import tqdm  # noqa: PLC0415
+
+                self.bar = tqdm(total=amount, desc=self.label, unit=self.unit, file=sys.stderr, leave=False)
+            else:
+                click.echo(f"{self.label}: {amount} {self.unit}s", err=True)
+        elif event == "file":
+            self.done += amount
+            if self.bar is not None:
+                self.bar.update(amount)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run(fn: Callable[[], Any]) -> Any:
+    from immich_lite.backup import BackupError  # noqa: PLC0415
+
+    try:
+        return fn()
+    except BackupError as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")) from None
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@data_dir_option
+@click.option("--with-derived", is_flag=True, help="Also copy thumbnails, previews and encoded videos.")
+def backup(dest: Path, data_dir: str | None, with_derived: bool) -> None:
+    """Back up the database and every original, sidecar and profile image into DEST (safe while serving).
+
+    Incremental: files unchanged since the previous backup in DEST are not copied again. Exit code 0 when the
+    backup is complete, 1 on failure or when an original no longer matches its recorded checksum.
+    """
+    from immich_lite import backup as bk  # noqa: PLC0415
+
+    progress = _Progress("backup")
+    try:
+        r = _run(lambda: bk.backup(_data_dir(data_dir), dest, with_derived=with_derived, progress=progress))
+    finally:
+        progress.close()
+    click.echo(f"backup: {r.path} files={r.files} copied={r.copied} unchanged={r.skipped} "
+               f"bytes_copied={r.bytes_copied} vanished={len(r.vanished)} mismatched={len(r.mismatched)}")
+    for p in r.vanished:
+        click.echo(f"  vanished before copy (deleted meanwhile?): {p}", err=True)
+    for p in r.mismatched:
+        click.echo(f"  original does not match its recorded checksum: {p}", err=True)
+    if r.mismatched:
+        sys.exit(1)
+
+
+@cli.command()
+@data_dir_option
+@click.option("--no-checksums", is_flag=True, help="Only check that originals exist (skip reading them).")
+def verify(data_dir: str | None, no_checksums: bool) -> None:
+    """Check the data dir: integrity_check, originals vs recorded SHA-1, orphan files; requeue missing thumbnails.
+
+    Prints one summary line (for cron). Exit code 0 when clean, 1 when there are problems.
+    """
+    from immich_lite import backup as bk  # noqa: PLC0415
+    from immich_lite.app import build_ctx  # noqa: PLC0415
+
+    data = _data_dir(data_dir)
+    if not (data / bk.DB_NAME).is_file():
+        raise click.ClickException(f"no database at {data / bk.DB_NAME}")
+    ctx = build_ctx(Settings.load({"data_dir": str(data)}))
+    progress = _Progress("verify")
+    try:
+        r = _run(lambda: bk.verify(ctx, checksums=not no_checksums, progress=progress))
+    finally:
+        progress.close()
+        ctx.db.close()
+    for label, items in (("integrity", r.integrity), ("missing original", r.missing),
+                         ("checksum mismatch", r.mismatched), ("orphan file", r.orphans)):
+        for item in items:
+            click.echo(f"  {label}: {item}", err=True)
+    click.echo(r.summary())
+    sys.exit(0 if r.ok else 1)
+
+
+@cli.command()
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@data_dir_option
+@click.option("--keep-old/--discard-old", default=True,
+              help="Keep the replaced data dir as <data-dir>.pre-restore-<time> (default: photos uploaded after the "
+                   "backup are never deleted by a restore); --discard-old removes it.")
+@click.option("--rebuild/--no-rebuild", default=False,
+              help="Regenerate thumbnails now (with progress) instead of leaving them queued for the next serve.")
+def restore(src: Path, data_dir: str | None, keep_old: bool, rebuild: bool) -> None:
+    """Restore a backup (SRC: a backup destination, or one of its snapshots/<name>) over the data dir.
+
+    Refuses while a server uses the data dir and when any file in the backup fails its SHA-1. Builds the new data
+    dir beside the old one and swaps it in atomically; thumbnails are queued for regeneration.
+    """
+    from immich_lite import backup as bk  # noqa: PLC0415
+
+    data = _data_dir(data_dir)
+    checking, copying = _Progress("checking backup"), _Progress("restoring")
+    try:
+        r = _run(lambda: bk.restore(src, data, keep_old=keep_old, progress=copying, verify_progress=checking))
+    finally:
+        checking.close()
+        copying.close()
+    click.echo(f"restore: {r.snapshot.name} -> {data} files={r.files}" + (f" (old data kept in {r.old})" if r.old else ""))
+    queued = _run(lambda: _queue_rebuild(data, rebuild))
+    click.echo(f"restore: {queued} assets queued for thumbnail regeneration"
+               + ("" if rebuild else " (they run when the server starts)"))
+
+
+def _queue_rebuild(data: Path, run_now: bool) -> int:
+    import importlib  # noqa: PLC0415
+
+    from immich_lite import backup as bk  # noqa: PLC0415
+    from immich_lite.app import JOB_MODULES, build_ctx  # noqa: PLC0415
+
+    for name in JOB_MODULES:
+        importlib.import_module(name)
+    lock = bk.lock_data_dir(data)  # no server may start while we write into the restored dir
+    ctx = build_ctx(Settings.load({"data_dir": str(data)}))
+    try:
+        queued = bk.requeue_missing_thumbnails(ctx)
+        if run_now and queued:
+            progress = _Progress("thumbnails", "job")
+            progress("total", queued)
+            ctx.jobs.start()
+            try:
+                conn = ctx.db.reader()
+                while True:
+                    left = conn.execute("SELECT count(*) AS n FROM job WHERE name = ? AND status IN "
+                                        "('waiting', 'active')", ("AssetGenerateThumbnails",)).fetchone()["n"]
+                    progress("file", max(0, queued - left - progress.done))
+                    if not left:
+                        break
+                    ctx.jobs.wait_changed(0.2)
+            finally:
+                ctx.jobs.stop()
+                progress.close()
+        return int(queued)
+    finally:
+        ctx.db.close()
+        lock.close()
+
+
+# --- admin: upstream's immich-admin commands (logic in immich_lite.admin) -----------------------------------
+
+_admin_data_dir = click.option("--data-dir", "data_dir", default=None,
+                               help="The data dir [env IMMICH_LITE_DATA_DIR; default ./immich-data]")
+
+
+def _admin(fn: Callable[..., Any], data_dir: str | None, *, create: bool = False) -> Any:
+    """Run fn(db) on the data dir's database; AdminError (missing, locked, refused) -> message and exit 1."""
+    from immich_lite import admin  # noqa: PLC0415
+
+    try:
+        with admin.open_db(Settings.load({"data_dir": data_dir}).data_path, create=create) as db:
+            return fn(db)
+    except admin.AdminError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@cli.group("admin")
+def admin_group() -> None:
+    """Administer a data dir (create the admin, reset passwords, maintenance mode, jobs); safe while serving."""
+
+
+@admin_group.command("create-admin")
+@click.option("--email", required=True, help="The admin's email (login name).")
+@click.option("--name", required=True, help="The admin's display name.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The admin's password (prompted for when omitted).")
+@click.option("--force", is_flag=True, help="Create another admin even if one exists.")
+@_admin_data_dir
+def admin_create_admin(email: str, name: str, password: str, force: bool, data_dir: str | None) -> None:
+    """Create the admin account (as the web's first sign-up); refuses if an admin exists unless --force."""
+    from immich_lite import admin  # noqa: PLC0415
+
+    user = _admin(lambda db: admin.create_admin(db, email, name, password, force=force), data_dir, create=True)
+    click.echo(f"created admin {user['email']} (id {user['id']})")
+
+
+@admin_group.command("reset-password")
+@click.argument("email")
+@click.option("--password", default=None, help="The new password; prompted for when omitted (blank: a random one).")
+@click.option("--invalidate-sessions", is_flag=True, help="Also log the user out of every device.")
+@_admin_data_dir
+def admin_reset_password(email: str, password: str | None, invalidate_sessions: bool, data_dir: str | None) -> None:
+    """Reset any user's password (upstream's reset-admin-password); a random one must be changed at next login."""
+    from immich_lite import admin  # noqa: PLC0415
+
+    if password is None:
+        password = click.prompt("New password (blank for a random one)", default="", show_default=False,
+                                hide_input=True)
+    user, new, removed = _admin(lambda db: admin.reset_password(db, email, password or None,
+                                                                invalidate_sessions=invalidate_sessions), data_dir)
+    if password:
+        click.echo(f"the password of {user['email']} has been updated")
+    else:
+        click.echo(f"the password of {user['email']} has been updated to: {new}")
+    if invalidate_sessions:
+        click.echo(f"{removed} session(s) logged out")
+
+
+@admin_group.command("list-users")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_admin_data_dir
+def admin_list_users(as_json: bool, data_dir: str | None) -> None:
+    """List every user (deleted ones too) with id, email, name, admin flag and status."""
+    import json  # noqa: PLC0415
+
+    from immich_lite import admin  # noqa: PLC0415
+
+    users = _admin(admin.list_users, data_dir)
+    if as_json:
+        click.echo(json.dumps(users, indent=2))
+        return
+    click.echo(f"{'id':36}  {'email':32}  {'name':20}  admin  status")
+    for u in users:
+        click.echo(f"{u['id']:36}  {u['email']:32}  {u['name'][:20]:20}  {'yes' if u['isAdmin'] else 'no':5}  "
+                   f"{u['status']}")
+    click.echo(f"{len(users)} user(s)")
+
+
+@admin_group.command("maintenance")
+@click.argument("action", type=click.Choice(["enable", "disable", "status"]))
+@_admin_data_dir
+def admin_maintenance(action: str, data_dir: str | None) -> None:
+    """Enable or disable maintenance mode (the API answers 503 meanwhile), or show its status."""
+    from immich_lite import admin  # noqa: PLC0415
+
+    if action == "status":
+        state = _admin(admin.maintenance_status, data_dir)
+    else:
+        state = _admin(lambda db: admin.set_maintenance(db, action == "enable"), data_dir)
+    on = state.get("isMaintenanceMode")
+    click.echo(f"maintenance mode is {'on' if on else 'off'}" + (f" (since {state['since']})" if on and
+                                                                  state.get("since") else ""))
+
+
+@admin_group.command("jobs")
+@_admin_data_dir
+def admin_jobs(data_dir: str | None) -> None:
+    """Show the job queues: active, waiting, delayed, paused and failed counts."""
+    from immich_lite import admin  # noqa: PLC0415
+
+    rows = _admin(admin.job_counts, data_dir)
+    cols = ("active", "waiting", "delayed", "paused", "failed")
+    click.echo(f"{'queue':26}" + "".join(f"{c:>9}" for c in cols))
+    for r in rows:
+        click.echo(f"{r['queue'] + (' (paused)' if r['isPaused'] else ''):26}" + "".join(f"{r[c]:>9}" for c in cols))
+    if not rows:
+        click.echo("no jobs")

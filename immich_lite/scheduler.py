@@ -24,6 +24,7 @@ NIGHTLY = (
     ("AuditTableCleanup", "databaseCleanup"),
     ("MemoryGenerate", "generateMemories"),
     ("UserSyncUsage", "syncQuotaUsage"),
+    ("DatabaseBackup", None),            # the job itself honours backup.database.enabled and keepLastAmount
 )
 
 
@@ -41,7 +42,12 @@ def due(ctx: Ctx, now: datetime | None = None) -> bool:
     if start > now:
         start -= timedelta(days=1)
     last = (system_metadata.get(ctx.db.reader(), STATE_KEY) or {}).get("lastRun")
-    return last is None or datetime.fromisoformat(last) < start
+    if last is None:
+        # a new install has nothing to catch up on: start counting from now, run at the next start time
+        with ctx.db.write() as conn:
+            system_metadata.set(conn, STATE_KEY, {"lastRun": now.isoformat()})
+        return False
+    return datetime.fromisoformat(last) < start
 
 
 def run_nightly(ctx: Ctx, now: datetime | None = None) -> list[str]:
