@@ -357,3 +357,95 @@ def admin_jobs(data_dir: str | None) -> None:
         click.echo(f"{r['queue'] + (' (paused)' if r['isPaused'] else ''):26}" + "".join(f"{r[c]:>9}" for c in cols))
     if not rows:
         click.echo("no jobs")
+
+
+# --- import: local files into a user's library (logic in immich_lite.importer) -----------------------------
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--user", "email", required=True, help="Email of the user who will own the imported assets.")
+@data_dir_option
+@click.option("--album-per-folder", is_flag=True, help="Add each file to an album named after its folder.")
+@click.option("--jobs/--no-jobs", "run_jobs", default=True,
+              help="Run metadata extraction and thumbnails now, with progress (default), or leave them queued for "
+                   "the server. Always left to the server when one is running.")
+def import_cmd(paths: tuple[Path, ...], email: str, data_dir: str | None, album_per_folder: bool,
+               run_jobs: bool) -> None:
+    """Import photos and videos from local files/folders into a user's library (as uploads: copied, deduped).
+
+    Resumable: files already in the user's library (same SHA-1) are skipped. Safe while the server runs (its job
+    runner then processes the new assets). Exit code 0 when every file was imported or skipped, 1 when some
+    failed, 2 on a usage error (unknown user, missing path, no database).
+    """
+    import importlib  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from immich_lite import backup as bk  # noqa: PLC0415
+    from immich_lite import importer  # noqa: PLC0415
+    from immich_lite.app import JOB_MODULES, build_ctx  # noqa: PLC0415
+
+    data = _data_dir(data_dir)
+    if not (data / bk.DB_NAME).is_file():
+        click.echo(f"Error: no database at {data / bk.DB_NAME} (start the server once, or run admin create-admin)",
+                   err=True)
+        sys.exit(2)
+    for name in (*JOB_MODULES, "immich_lite.services.library"):  # library: until app.JOB_MODULES lists it
+        importlib.import_module(name)
+    try:  # no server: hold the lock so none starts mid-import, and run the jobs here
+        lock = bk.lock_data_dir(data)
+    except bk.Locked:
+        lock = None
+    ctx = build_ctx(Settings.load({"data_dir": str(data)}))
+    progress = _Progress("import")
+    started = time.monotonic()
+    try:
+        try:
+            r = importer.run_import(ctx, email, list(paths), album_per_folder=album_per_folder, progress=progress)
+        except importer.ImportError_ as e:
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(2)
+        finally:
+            progress.close()
+        took = max(time.monotonic() - started, 1e-6)
+        click.echo(f"import: files={r.files} imported={r.imported} skipped={r.skipped} failed={len(r.failed)} "
+                   f"albums_created={r.albums} bytes={r.bytes} in {took:.1f}s "
+                   f"({r.files / took:.1f} files/s, {r.bytes / took / 1e6:.1f} MB/s)")
+        for path, why in r.failed:
+            click.echo(f"  failed: {path}: {why}", err=True)
+        if lock is None:
+            click.echo("import: a server is running on this data dir; it processes the queued jobs")
+        elif run_jobs and r.imported:
+            _import_run_jobs(ctx)
+        elif r.imported:
+            click.echo("import: metadata and thumbnail jobs are queued; they run when the server starts")
+    finally:
+        ctx.db.close()
+        if lock is not None:
+            lock.close()
+    sys.exit(1 if r.failed else 0)
+
+
+def _import_run_jobs(ctx: Any) -> None:
+    from immich_lite import importer  # noqa: PLC0415
+
+    total = importer.pending_jobs(ctx)
+    progress = _Progress("processing", "job")
+    progress("total", total)
+    ctx.jobs.start()
+    try:
+        high = total
+        while True:
+            left = importer.pending_jobs(ctx)
+            high = max(high, left + progress.done)  # follow-ups (thumbnails) join as metadata finishes
+            if progress.bar is not None and progress.bar.total != high:
+                progress.bar.total = high
+                progress.bar.refresh()
+            progress("file", max(0, high - left - progress.done))
+            if not left:
+                break
+            ctx.jobs.wait_changed(0.2)
+    finally:
+        ctx.jobs.stop()
+        progress.close()
+    failed = ctx.db.reader().execute("SELECT count(*) AS n FROM job WHERE status = 'failed'").fetchone()["n"]
+    click.echo(f"import: metadata and thumbnail jobs done ({failed} failed job(s) in the queue)")

@@ -145,7 +145,9 @@ def delete_asset(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         size = (repo.get_exif(conn, a["id"]) or {}).get("file_size_in_byte") or 0
         repo.delete(conn, a["id"])
         repo.add_usage(conn, a["owner_id"], -int(size))
-    for stored in dict.fromkeys([*paths, a["original_path"]]):
+    # an external library's original is the user's own file: never ours to delete
+    originals = [] if a["is_external"] or a["library_id"] else [a["original_path"]]
+    for stored in dict.fromkeys([*paths, *originals]):
         try:
             ctx.storage.absolute(stored).unlink(missing_ok=True)
         except OSError as e:
