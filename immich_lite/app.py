@@ -34,7 +34,8 @@ log = logging.getLogger("immich_lite")
 JOB_MODULES = ("immich_lite.services.metadata", "immich_lite.services.media", "immich_lite.services.queue",
                "immich_lite.services.trash", "immich_lite.services.user", "immich_lite.services.notification",
                "immich_lite.services.sync", "immich_lite.services.memory", "immich_lite.services.person",
-               "immich_lite.services.asset_edit", "immich_lite.services.library")
+               "immich_lite.services.asset_edit", "immich_lite.services.library",
+               "immich_lite.services.integrity")
 
 
 def route_table() -> list[RouteDef]:

@@ -4,7 +4,7 @@ The flag lives in system_metadata "maintenance-mode" (as upstream), shared with 
 so the CLI and the API toggle the same thing, also while the server runs. While it is on, `MaintenanceGate`
 (an ASGI middleware the app mounts) answers 503 to every API route except the few below, as upstream's
 maintenance worker does. Database restore through the API (`select_database_restore`, `restore_database`) is
-refused: restores are `immich-lite restore` with the server stopped. The integrity report routes are absent.
+refused: restores are `immich-lite restore` with the server stopped. Integrity reports live in api/integrity.py.
 """
 from __future__ import annotations
 
