@@ -1,14 +1,18 @@
-"""Nightly tasks (upstream nightlyTasks): one thread that queues the nightly jobs at `nightlyTasks.startTime`.
+"""Scheduled jobs: one thread that queues the nightly jobs at `nightlyTasks.startTime` (upstream nightlyTasks)
+and the cron-driven ones (upstream CronRepository: backup.database, library.scan).
 
-The work itself is ordinary durable jobs; this thread only decides *when*. The last run is remembered in
-system_metadata, so a server that was down at the start time catches up once when it comes back.
+The work itself is ordinary durable jobs; this thread only decides *when*. Each schedule's last run is
+remembered in system_metadata, so a server that was down at a fire time catches up once (never a burst) when it
+comes back. Config is re-read every loop, so PUT /api/system-config changes apply without a restart.
 """
 from __future__ import annotations
 
 import logging
 import threading
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
+
+from croniter import croniter
 
 from immich_lite.ctx import Ctx
 from immich_lite.repos import system_metadata
@@ -24,8 +28,106 @@ NIGHTLY = (
     ("AuditTableCleanup", "databaseCleanup"),
     ("MemoryGenerate", "generateMemories"),
     ("UserSyncUsage", "syncQuotaUsage"),
-    ("DatabaseBackup", None),            # the job itself honours backup.database.enabled and keepLastAmount
 )
+
+
+class CronSchedule(NamedTuple):
+    key: str            # system_metadata key suffix for the last run
+    enabled: str        # dotted config path of the enabled flag
+    expression: str     # dotted config path of the cron expression
+    job: str
+    data: dict[str, Any]
+
+
+CRON_PREFIX = "cron-schedule-state:"
+CRON_SCHEDULES = (
+    CronSchedule("database-backup", "backup.database.enabled", "backup.database.cronExpression", "DatabaseBackup", {}),
+    CronSchedule("library-scan", "library.scan.enabled", "library.scan.cronExpression", "LibraryScanQueueAll", {}),
+)
+
+# the `cron` package's aliases (node cron: 6 fields, seconds first)
+_CRON_ALIASES = {"@yearly": "0 0 0 1 1 *", "@annually": "0 0 0 1 1 *", "@monthly": "0 0 0 1 * *",
+                 "@weekly": "0 0 0 * * 0", "@daily": "0 0 0 * * *", "@hourly": "0 0 * * * *",
+                 "@minutely": "0 * * * * *", "@secondly": "* * * * * *", "@weekdays": "0 0 0 * * 1-5",
+                 "@weekends": "0 0 0 * * 0,6"}
+
+
+def _lookup(config: dict[str, Any], path: str) -> Any:
+    value: Any = config
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def previous_fire(expression: str, now: datetime) -> datetime:
+    """The latest fire time of `expression` at or before `now` (node-cron syntax: optional leading seconds)."""
+    text = expression.strip().lower()
+    text = _CRON_ALIASES.get(text, text)
+    fields = text.split()
+    if len(fields) == 5:
+        fields.insert(0, "0")
+    it = croniter(" ".join(fields), now + timedelta(microseconds=1), second_at_beginning=True)
+    return it.get_prev(datetime)
+
+
+def cron_due(ctx: Ctx, now: datetime | None = None) -> list[CronSchedule]:
+    """The cron schedules whose latest fire time has passed since their last run.
+
+    A schedule seen for the first time, just enabled, or whose expression changed, starts counting from now
+    (like upstream re-creating the CronJob): nothing to catch up on.
+    """
+    from immich_lite.services.system_config import get_config  # noqa: PLC0415
+
+    now = now or datetime.now().astimezone()
+    config = get_config(ctx)
+    reader = ctx.db.reader()
+    result, reset = [], []
+    for sched in CRON_SCHEDULES:
+        enabled = bool(_lookup(config, sched.enabled))
+        expression = str(_lookup(config, sched.expression) or "")
+        signature = expression if enabled else None
+        state = system_metadata.get(reader, CRON_PREFIX + sched.key) or {}
+        if state.get("lastRun") is None or state.get("signature") != signature:
+            reset.append(sched)
+            continue
+        if not enabled:
+            continue
+        try:
+            fire = previous_fire(expression, now)
+        except (ValueError, KeyError) as e:  # croniter's errors derive from ValueError
+            log.warning("invalid cron expression %r for %s: %s", expression, sched.key, e)
+            continue
+        if datetime.fromisoformat(state["lastRun"]) < fire:
+            result.append(sched)
+    if reset:
+        with ctx.db.write() as conn:
+            for sched in reset:
+                enabled = bool(_lookup(config, sched.enabled))
+                signature = str(_lookup(config, sched.expression) or "") if enabled else None
+                system_metadata.set(conn, CRON_PREFIX + sched.key, {"lastRun": now.isoformat(), "signature": signature})
+    return result
+
+
+def run_cron(ctx: Ctx, schedules: list[CronSchedule], now: datetime | None = None) -> list[str]:
+    """Queue each schedule's job (deduplicated) and record its run; returns the queued job names."""
+    from immich_lite import jobs  # noqa: PLC0415
+    from immich_lite.services.system_config import get_config  # noqa: PLC0415
+
+    now = now or datetime.now().astimezone()
+    config = get_config(ctx)
+    queued = []
+    with ctx.db.write() as conn:
+        for sched in schedules:
+            if jobs.is_registered(sched.job):
+                jobs.enqueue(conn, sched.job, dict(sched.data), dedupe_key=f"cron:{sched.key}")
+                queued.append(sched.job)
+            else:
+                log.warning("scheduled job %s is not registered", sched.job)
+            system_metadata.set(conn, CRON_PREFIX + sched.key, {
+                "lastRun": now.isoformat(), "signature": str(_lookup(config, sched.expression) or "")})
+    if queued:
+        log.info("cron jobs queued: %s", ", ".join(queued))
+    return queued
 
 
 def _start_time(config: dict[str, Any], now: datetime) -> datetime:
@@ -90,4 +192,10 @@ class Scheduler:
                     run_nightly(self.ctx)
             except Exception:  # noqa: BLE001 (the scheduler must outlive a bad config or a busy database)
                 log.exception("nightly scheduling failed")
+            try:
+                schedules = cron_due(self.ctx)
+                if schedules:
+                    run_cron(self.ctx, schedules)
+            except Exception:  # noqa: BLE001
+                log.exception("cron scheduling failed")
             self._stop.wait(self.interval)

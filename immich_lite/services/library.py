@@ -212,6 +212,15 @@ def queue_scan(ctx: Ctx, library_id: str) -> None:
 
 # --- jobs -----------------------------------------------------------------------------------------------
 
+@register(JobName.LIBRARY_SCAN_QUEUE_ALL, QueueName.LIBRARY, max_attempts=1)
+def queue_scan_all(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
+    """Upstream handleQueueScanAll (library.scan cron, queue "start"): one scan per non-deleted library."""
+    with ctx.db.write() as conn:
+        for row in conn.execute("SELECT id FROM library WHERE deleted_at IS NULL ORDER BY created_at, id").fetchall():
+            enqueue(conn, SCAN_JOB, {"id": row["id"]}, dedupe_key=f"library-scan:{row['id']}")
+    return JobStatus.SUCCESS
+
+
 def walk(import_paths: list[str], exclusions: list[str]) -> Iterator[str]:
     """Every supported media file under the import paths (normalized absolute paths), exclusions honoured."""
     seen: set[str] = set()
