@@ -32,7 +32,7 @@ from typing import Any, TextIO
 
 import apsw
 
-from immich_lite.storage import FOLDERS, fsync_dir
+from immich_lite.storage import FOLDERS, copy_hashing, fsync_dir
 
 DB_NAME = "immich-lite.db"
 LOCK_NAME = "immich-lite.lock"  # held by `serve` for its lifetime; `restore` takes it too
@@ -116,19 +116,9 @@ def sha1_file(path: Path) -> str:
 
 
 def _copy_hashing(src: Path, dest: Path, progress: Progress) -> tuple[str, int]:
-    """Copy src to dest (fsynced), returning (sha1, size) of the bytes actually copied."""
-    h = hashlib.sha1()  # noqa: S324
-    size = 0
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(src, "rb") as fi, open(dest, "wb") as fo:
-        while chunk := fi.read(CHUNK):
-            h.update(chunk)
-            fo.write(chunk)
-            size += len(chunk)
-            progress("bytes", len(chunk))
-        fo.flush()
-        os.fsync(fo.fileno())
-    return h.hexdigest(), size
+    """Copy src to dest (fsynced), returning (hex sha1, size) of the bytes actually copied."""
+    digest, size = copy_hashing(src, dest, lambda n: progress("bytes", n), CHUNK)
+    return digest.hex(), size
 
 
 def _store_path(store: Path, sha1: str) -> Path:

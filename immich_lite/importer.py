@@ -23,7 +23,7 @@ from immich_lite import ids
 from immich_lite.ctx import Ctx
 from immich_lite.media import mime
 from immich_lite.repos import asset as repo
-from immich_lite.storage import fsync_dir
+from immich_lite.storage import copy_hashing, fsync_dir
 
 CHUNK = 1 << 20
 EXTRACT_METADATA = "AssetExtractMetadata"
@@ -80,17 +80,7 @@ def sha1_file(path: Path) -> bytes:
 
 def _copy_to_tmp(src: Path, tmp: Path) -> tuple[bytes, int]:
     """Copy (fsynced) and hash the bytes actually written."""
-    h = hashlib.sha1()  # noqa: S324
-    size = 0
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    with open(src, "rb") as fin, open(tmp, "wb") as fout:
-        while chunk := fin.read(CHUNK):
-            h.update(chunk)
-            fout.write(chunk)
-            size += len(chunk)
-        fout.flush()
-        os.fsync(fout.fileno())
-    return h.digest(), size
+    return copy_hashing(src, tmp)
 
 
 def _album_for(conn: Any, owner_id: str, name: str, cache: dict[str, str], result: ImportResult) -> str:

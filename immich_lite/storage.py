@@ -1,13 +1,14 @@
 """Data-dir layout (as upstream StorageCore) and atomic file writes."""
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 FOLDERS = ("upload", "thumbs", "encoded-video", "profile", "library", "backups", "tmp")
 
@@ -58,6 +59,24 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def copy_hashing(src: Path, dest: Path, on_chunk: "Callable[[int], None] | None" = None,
+                 chunk_size: int = 1 << 20) -> tuple[bytes, int]:
+    """Copy src to dest (fsynced), returning (SHA-1 digest, size) of the bytes actually written."""
+    h = hashlib.sha1()  # noqa: S324 (Immich's checksum)
+    size = 0
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(src, "rb") as fi, open(dest, "wb") as fo:
+        while chunk := fi.read(chunk_size):
+            h.update(chunk)
+            fo.write(chunk)
+            size += len(chunk)
+            if on_chunk is not None:
+                on_chunk(len(chunk))
+        fo.flush()
+        os.fsync(fo.fileno())
+    return h.digest(), size
 
 
 def move_into_place(tmp: Path, dest: Path) -> None:
