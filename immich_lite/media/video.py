@@ -14,26 +14,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from immich_lite.media import MediaError, atomic_output
+from immich_lite.services.system_config_defaults import DEFAULTS
 
 PROBE_TIMEOUT = 60.0
 FRAME_TIMEOUT = 120.0
 TRANSCODE_TIMEOUT = 6 * 3600.0
 
-# Immich: server/src/config.ts defaults.ffmpeg (the subset the "required" policy reads).
-DEFAULT_FFMPEG_CONFIG: dict[str, Any] = {
-    "crf": 23,
-    "threads": 0,
-    "preset": "ultrafast",
-    "targetVideoCodec": "h264",
-    "acceptedVideoCodecs": ["h264"],
-    "targetAudioCodec": "aac",
-    "acceptedAudioCodecs": ["aac", "mp3", "libopus"],
-    "acceptedContainers": ["mov", "ogg", "webm"],
-    "targetResolution": "720",
-    "maxBitrate": "0",
-    "transcode": "required",
-    "tonemap": "hable",
-}
+# Immich: server/src/config.ts defaults.ffmpeg — one copy, shared with the system config defaults (pure data)
+DEFAULT_FFMPEG_CONFIG: dict[str, Any] = DEFAULTS["ffmpeg"]
 _HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 
 

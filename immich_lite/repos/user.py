@@ -28,14 +28,8 @@ def has_admin(conn: Any) -> bool:
 
 
 def list_all(conn: Any, with_deleted: bool = False, user_id: str | None = None) -> list[Row]:
-    sql = 'SELECT * FROM "user" WHERE 1=1'
-    args: list[Any] = []
-    if not with_deleted:
-        sql += " AND deleted_at IS NULL"
-    if user_id:
-        sql += " AND id = ?"
-        args.append(user_id)
-    return list(conn.execute(sql + " ORDER BY created_at", args))
+    """Oldest first (admin listings)."""
+    return _select(conn, with_deleted, user_id, "created_at")
 
 
 def insert(conn: Any, **values: Any) -> Row:
@@ -77,6 +71,10 @@ def delete_metadata(conn: Any, user_id: str, key: str) -> None:
 
 def search(conn: Any, with_deleted: bool = False, user_id: str | None = None) -> list[Row]:
     """Newest first, as upstream UserRepository.getList."""
+    return _select(conn, with_deleted, user_id, "created_at DESC, id DESC")
+
+
+def _select(conn: Any, with_deleted: bool, user_id: str | None, order: str) -> list[Row]:
     sql = 'SELECT * FROM "user" WHERE 1=1'
     args: list[Any] = []
     if not with_deleted:
@@ -84,7 +82,7 @@ def search(conn: Any, with_deleted: bool = False, user_id: str | None = None) ->
     if user_id:
         sql += " AND id = ?"
         args.append(user_id)
-    return list(conn.execute(sql + " ORDER BY created_at DESC, id DESC", args))
+    return list(conn.execute(f"{sql} ORDER BY {order}", args))
 
 
 def get_by_storage_label(conn: Any, label: str) -> Row | None:
