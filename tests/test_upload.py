@@ -5,6 +5,11 @@ import base64
 import hashlib
 from typing import Any
 
+import pytest
+from starlette.testclient import TestClient
+
+from immich_lite.api import multipart
+
 from tests.conftest import CORPUS, Actor, assert_error, assert_schema
 from tests.helpers.upload import upload
 
@@ -125,3 +130,38 @@ def test_asset_info_matches_the_schema(admin: Actor) -> None:
     body = assert_schema(admin.get(f"/api/assets/{asset_id}"), "getAssetInfo")
     assert body["originalFileName"] == "mongolia.jpeg" and body["ownerId"] == admin.id
     assert base64.b64decode(body["checksum"]) == hashlib.sha1(JPEG.read_bytes()).digest()  # noqa: S324
+
+
+@pytest.mark.parametrize("max_queued", [None, 64 * 1024])
+def test_large_upload_is_byte_exact_across_writer_handoffs(admin: Actor, ctx: Any, max_queued: int | None,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # 13 MiB: many 1 MiB hand-offs to the writer thread; with a 64 KiB allowance every hand-off waits for the
+    # disk (the back-pressure path a slow SD card takes)
+    if max_queued is not None:
+        monkeypatch.setattr(multipart, "MAX_QUEUED", max_queued)
+    data = JPEG.read_bytes() + bytes(range(256)) * (13 * 4096)
+    r = upload(admin, data=data, filename="big.jpg")
+    assert r.status_code == 201, r.text
+    info = admin.get(f"/api/assets/{r.json()['id']}").json()
+    assert base64.b64decode(info["checksum"]) == hashlib.sha1(data).digest()  # noqa: S324
+    assert admin.get(f"/api/assets/{r.json()['id']}/original").content == data
+    assert list((ctx.storage.root / "tmp").iterdir()) == []
+
+
+def test_a_failing_disk_write_answers_500_and_stores_nothing(app: Any, admin: Actor, ctx: Any) -> None:
+    tmp = ctx.storage.root / "tmp"
+    tmp.rmdir()
+    tmp.write_bytes(b"")  # the writer thread cannot create its temp file
+    try:
+        # a second client on the running app that reports the 500 instead of re-raising the server's error
+        plain = Actor(TestClient(app, raise_server_exceptions=False), admin.token, admin.id, admin.email,
+                      admin.password)
+        r = upload(plain, data=JPEG.read_bytes() * 3, filename="doomed.jpg")
+        assert_error(r, 500)
+    finally:
+        tmp.unlink()
+        tmp.mkdir()
+    stats = admin.get("/api/assets/statistics").json()
+    assert stats["total"] == 0
+    assert not any((ctx.storage.root / "upload").rglob("*.jpg"))
+    assert upload(admin, JPEG).status_code == 201  # and the next upload works

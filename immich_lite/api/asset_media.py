@@ -1,6 +1,7 @@
 """Upload, bulk upload check, and the byte routes: original, thumbnail, video playback."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -16,18 +17,26 @@ from immich_lite.services import asset_media as svc
 SLACK = 1024 * 1024  # form fields and sidecar around the file; the exact quota check is in svc.create
 
 
-async def upload(ctx: Ctx, auth: Any, call: Call) -> Response:
-    request = call.request
-    assert request is not None
+def _before_upload(ctx: Ctx, auth: Any, call: Call) -> tuple[bytes | None, str | None, int | None]:
+    """Database reads before the body: the x-immich-checksum duplicate pre-check and the remaining quota."""
+    assert call.request is not None
     claimed = None
-    if header := request.headers.get("x-immich-checksum"):
+    if header := call.request.headers.get("x-immich-checksum"):
         claimed = svc.parse_checksum(header)
         if claimed is None:
             raise BadRequest("Invalid x-immich-checksum header")
-        if dup := await run_in_threadpool(svc.find_duplicate, ctx, auth, claimed):
-            return JSONResponse({"id": dup, "status": "duplicate"}, status_code=200)
+        if dup := svc.find_duplicate(ctx, auth, claimed):
+            return claimed, dup, None
+    return claimed, None, svc.remaining_quota(ctx, auth)
+
+
+async def upload(ctx: Ctx, auth: Any, call: Call) -> Response:
+    request = call.request
+    assert request is not None
+    claimed, dup, quota = call.prepared
+    if dup is not None:
+        return JSONResponse({"id": dup, "status": "duplicate"}, status_code=200)
     asset_id = ids.new_id()
-    quota = await run_in_threadpool(svc.remaining_quota, ctx, auth)
     form = await multipart.receive(
         request, file_fields={"assetData", "sidecarData"}, check_file=svc.check_file,
         new_temp=lambda field, _name: svc.temp_path(ctx, asset_id, field),
@@ -37,8 +46,11 @@ async def upload(ctx: Ctx, auth: Any, call: Call) -> Response:
             raise BadRequest("The file's checksum does not match x-immich-checksum")
         body, status = await run_in_threadpool(svc.create, ctx, auth, asset_id, form.fields, form.files,
                                                form.checksums)
-    finally:
-        await run_in_threadpool(form.abort)  # no-op for files already moved into place
+    except BaseException:
+        await asyncio.shield(form.abort())
+        raise
+    if status != 201:  # a duplicate found at commit time: its temp file was not moved into place
+        await form.abort()
     return JSONResponse(body, status_code=status)
 
 
@@ -48,7 +60,7 @@ def _query_string(call: Call) -> str:
 
 
 ROUTES = [
-    route("uploadAsset", upload, raw=True),
+    route("uploadAsset", upload, raw=True, prepare=_before_upload),
     route("checkBulkUpload", lambda ctx, auth, c: svc.bulk_upload_check(ctx, auth, c.body)),
     route("downloadAsset", lambda ctx, auth, c: files.send(
         c.request, svc.original(ctx, auth, c.params["id"], bool(c.query.get("edited"))))),

@@ -1,14 +1,18 @@
 """Streaming multipart/form-data → temp files in the data dir, SHA-1 computed on the way, never held in memory.
 
 python-multipart's push parser does the parsing (the well-kept library for it); this module only routes the
-bytes: file parts to TempUpload writers (disk work in the threadpool, 1 MiB at a time), small text parts into
-a dict. Limits guard against the Starlette/python-multipart DoS classes (RELIABILITY §1.24).
+bytes: file parts to TempUpload writers (a writer thread per file; the event loop hands over 1 MiB of zero-copy
+views at a time, with back-pressure), small text parts into a dict. Limits guard against the Starlette /
+python-multipart DoS classes (RELIABILITY §1.24).
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
+import queue
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,50 +23,164 @@ from starlette.requests import Request
 
 from immich_lite.errors import BadRequest, PayloadTooLarge
 
+log = logging.getLogger("immich_lite.upload")
 MAX_PARTS = 100
 MAX_FIELD_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 FLUSH_BYTES = 1024 * 1024
+MAX_QUEUED = 8 * 1024 * 1024  # received but not yet on disk, per file
 
 
 class TempUpload:
-    """A file being received: written under the data dir's tmp/, hashed, fsynced on finish."""
+    """A file being received: written under the data dir's tmp/, hashed, fsynced, by its own writer thread.
+
+    The event loop only parses and hands over zero-copy views of the received chunks (`feed`); one thread per
+    file opens, writes, hashes and fsyncs. Hand-offs are a C-level SimpleQueue.put, and the loop is woken just
+    twice per file (back-pressure aside): when the digest is ready and if it must wait for the disk. A pool
+    round trip per flushed MiB cost the loop thread more than parsing the whole body (bench/upload.py).
+    """
+
+    _DONE = object()
+    _ABORT = object()
 
     def __init__(self, path: Path, filename: str):
         self.path = path
         self.filename = filename
         self.size = 0
-        self._sha1 = hashlib.sha1()  # noqa: S324 (Immich's checksum is SHA-1 by contract)
-        # parsed but not yet written: zero-copy views into the received chunks, flushed from the threadpool
+        # parsed but not yet handed to the writer: views into the received chunks
         self.pending: list[memoryview] = []
         self.pending_size = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(path, "wb")  # noqa: SIM115 (closed in finish/abort)
+        self._loop = asyncio.get_running_loop()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._queued = 0  # bytes handed over (event loop writes it)
+        self._written = 0  # bytes written (writer thread writes it)
+        self._waiter: asyncio.Future[None] | None = None
+        self._result: asyncio.Future[bytes] = self._loop.create_future()
+        _WRITERS.submit(self._run)
 
-    def take_pending(self) -> list[memoryview]:
+    async def feed(self) -> None:
+        """Hand the pending views to the writer; waits only while more than MAX_QUEUED bytes are unwritten."""
+        if self._result.done():  # the writer stopped early (disk full, I/O error): stop receiving now
+            self._result.result()
+            raise RuntimeError("upload writer stopped")
         chunks, self.pending, self.pending_size = self.pending, [], 0
-        return chunks
+        if not chunks:
+            return
+        self._queued += sum(len(c) for c in chunks)
+        self._queue.put(chunks)
+        if self._queued - self._written > MAX_QUEUED and not self._result.done():
+            self._waiter = self._loop.create_future()
+            if self._queued - self._written > MAX_QUEUED:  # the writer may have caught up meanwhile
+                await self._waiter
+            self._waiter = None
+            if self._result.done() and self._result.exception() is not None:
+                raise self._result.exception()  # type: ignore[misc]
 
-    def write_many(self, chunks: list[memoryview]) -> None:
-        for chunk in chunks:
-            self.write(chunk)
+    async def finish(self) -> bytes:
+        """All parts fed: fsync and close; returns the SHA-1 digest."""
+        await self.feed()
+        self._queue.put(self._DONE)
+        return await self._result
 
-    def write(self, data: bytes | memoryview) -> None:
-        self._f.write(data)
-        self._sha1.update(data)
-        self.size += len(data)
+    async def abort(self) -> None:
+        """Stop the writer and remove the temp file (also after finish: a no-op once the file was moved)."""
+        if not self._result.done():
+            self._queue.put(self._ABORT)
+            try:
+                await self._result
+            except Exception:  # noqa: BLE001 (the error being handled is the caller's)
+                pass
+        elif not self._result.cancelled():
+            self._result.exception()  # retrieved: not "never retrieved" noise
+        await run_in_threadpool(_remove, self.path)
 
-    def finish(self) -> bytes:
-        """fsync and close; returns the SHA-1 digest."""
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
-        return self._sha1.digest()
+    def _run(self) -> None:
+        sha1 = hashlib.sha1()  # noqa: S324 (Immich's checksum is SHA-1 by contract)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "wb") as f:
+                while True:
+                    item = self._queue.get()
+                    if item is self._ABORT:
+                        raise _Aborted
+                    if item is self._DONE:
+                        f.flush()
+                        os.fsync(f.fileno())
+                        break
+                    # one buffer per hand-off: one write and one hash call, so one GIL round trip each
+                    chunk = item[0] if len(item) == 1 else b"".join(item)
+                    f.write(chunk)
+                    sha1.update(chunk)
+                    self.size += len(chunk)
+                    self._written += len(chunk)
+                    if (waiter := self._waiter) is not None and self._queued - self._written <= MAX_QUEUED:
+                        self._loop.call_soon_threadsafe(_settle, waiter, None)
+            self._loop.call_soon_threadsafe(self._ended, sha1.digest(), None)
+        except BaseException as e:  # noqa: BLE001 (handed to the event loop)
+            self._loop.call_soon_threadsafe(self._ended, None, e)
 
-    def abort(self) -> None:
-        if not self._f.closed:
-            self._f.close()
-        self.path.unlink(missing_ok=True)
+    def _ended(self, digest: bytes | None, error: BaseException | None) -> None:
+        """On the event loop: the writer thread has exited."""
+        if not self._result.done():
+            if error is not None:
+                self._result.set_exception(error)
+            else:
+                self._result.set_result(digest)  # type: ignore[arg-type]
+        if self._waiter is not None:  # a feed waiting for the disk must not outlive the writer
+            _settle(self._waiter, None)
+
+
+class _WriterThreads:
+    """Long-lived daemon threads, one per file being received. Starting a thread per upload made the event loop
+    wait for each new thread to come up; a writer is held for a whole upload, so the pool grows to the peak
+    number of files received at once and never makes a file wait. Daemon threads: a writer still waiting for
+    bytes never holds up the process's exit (concurrent.futures joins its threads at exit)."""
+
+    def __init__(self) -> None:
+        self._tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            grow = self._idle == 0
+            if not grow:
+                self._idle -= 1
+        self._tasks.put(fn)
+        if grow:
+            threading.Thread(target=self._work, name="upload-writer", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            fn = self._tasks.get()
+            try:
+                fn()
+            except BaseException:  # noqa: BLE001 (fn reports its own errors to the event loop)
+                log.exception("upload writer failed")
+            with self._lock:
+                self._idle += 1
+
+
+_WRITERS = _WriterThreads()
+
+
+def _remove(path: Path) -> None:
+    """Best-effort removal of a temp file: a failure here must not hide the error being reported."""
+    try:
+        path.unlink()
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError:
+        log.warning("could not remove %s", path, exc_info=True)
+
+
+class _Aborted(Exception):
+    pass
+
+
+def _settle(fut: asyncio.Future[Any], value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
 
 
 @dataclass
@@ -71,9 +189,9 @@ class Form:
     files: dict[str, TempUpload] = field(default_factory=dict)
     checksums: dict[str, bytes] = field(default_factory=dict)
 
-    def abort(self) -> None:
+    async def abort(self) -> None:
         for f in self.files.values():
-            f.abort()
+            await f.abort()
 
 
 async def receive(request: Request, *, file_fields: set[str], new_temp: Callable[[str, str], Path],
@@ -161,14 +279,6 @@ async def receive(request: Request, *, file_fields: set[str], new_temp: Callable
         "on_headers_finished": on_headers_finished, "on_end": on_end,
     })
     total = 0
-    # one disk write in flight per file while the next bytes arrive: hashing+writing overlaps receiving
-    writing: dict[str, asyncio.Future[None]] = {}
-
-    async def flush(name: str, upload: TempUpload) -> None:
-        if name in writing:
-            await writing.pop(name)
-        writing[name] = asyncio.ensure_future(run_in_threadpool(upload.write_many, upload.take_pending()))
-
     try:
         async for chunk in request.stream():
             total += len(chunk)
@@ -177,26 +287,15 @@ async def receive(request: Request, *, file_fields: set[str], new_temp: Callable
             parser.write(chunk)  # calls back synchronously; file bytes collect in each upload's `pending`
             if errors:
                 raise errors[0]
-            for name, upload in form.files.items():
+            for upload in form.files.values():
                 if upload.pending_size >= FLUSH_BYTES:
-                    await flush(name, upload)
-        for name, upload in form.files.items():
-            if upload.pending:
-                await flush(name, upload)
-        for task in writing.values():
-            await task
-        writing.clear()
+                    await upload.feed()
         parser.finalize()
         if not state["done"]:
             raise BadRequest("Unexpected end of form")
         for name, upload in form.files.items():
-            form.checksums[name] = await run_in_threadpool(upload.finish)
+            form.checksums[name] = await upload.finish()
     except BaseException:
-        for task in writing.values():
-            try:
-                await task
-            except Exception:  # noqa: BLE001 (the first error is the one being raised)
-                pass
-        await run_in_threadpool(form.abort)
+        await asyncio.shield(form.abort())
         raise
     return form
