@@ -80,20 +80,26 @@ async def _anchor_main(port: int, folder: Path) -> None:
     counter = [0]
     server = await asyncio.start_server(lambda r, w: _anchor_conn(r, w, folder, counter), "127.0.0.1", port,
                                         limit=64 * 1024)
-    print("ready", flush=True)
     async with server:
         await server.serve_forever()
 
 
-class Anchor:
-    def __init__(self, folder: Path):
+class Reference:
+    """A reference server (`--anchor-server` or `--floor-server`) of this file, in its own process."""
+
+    def __init__(self, flag: str, folder: Path):
         self.folder = folder
         self.port = free_port()
-        self.proc = subprocess.Popen([PY, __file__, "--anchor-server", str(self.port), str(folder)],
-                                     stdout=subprocess.PIPE)
-        assert self.proc.stdout is not None
-        if self.proc.stdout.readline().strip() != b"ready":
-            raise RuntimeError("anchor server did not start")
+        self.proc = subprocess.Popen([PY, __file__, flag, str(self.port), str(folder)])
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{flag} did not start")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -176,21 +182,6 @@ async def _floor_main(port: int, folder: Path) -> None:
     await serve(_floor_app(folder), config)  # type: ignore[arg-type]
 
 
-class Floor(Anchor):
-    def __init__(self, folder: Path):  # noqa: D107 (same process handling as the anchor)
-        self.folder = folder
-        self.port = free_port()
-        self.proc = subprocess.Popen([PY, __file__, "--floor-server", str(self.port), str(folder)])
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("floor server did not start")
-
-
 def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == "--anchor-server":
         asyncio.run(_anchor_main(int(sys.argv[2]), Path(sys.argv[3])))
@@ -219,8 +210,8 @@ def main() -> int:
               f"data on {work} ({os.statvfs(work).f_bsize} B blocks)")
         (work / "anchor").mkdir()
         (work / "floor").mkdir()
-        anchor = Anchor(work / "anchor")
-        floor = Floor(work / "floor")
+        anchor = Reference("--anchor-server", work / "anchor")
+        floor = Reference("--floor-server", work / "floor")
         srv = Server(data_dir=work / "immich").start()
         srv.login_admin()
         srv.set_paused(JOB_QUEUES, True)

@@ -16,7 +16,6 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import uuid
@@ -32,7 +31,7 @@ from typing import Any, TextIO
 
 import apsw
 
-from immich_lite.storage import FOLDERS, copy_hashing, fsync_dir
+from immich_lite.storage import FOLDERS, copy_hashing, fsync_dir, sha1_file
 
 DB_NAME = "immich-lite.db"
 LOCK_NAME = "immich-lite.lock"  # held by `serve` for its lifetime; `restore` takes it too
@@ -105,15 +104,6 @@ def lock_data_dir(data: Path) -> TextIO:
 
 
 # --- hashing and copying -------------------------------------------------------------------------------
-
-def sha1_file(path: Path) -> str:
-    """Hex SHA-1 of a file's bytes."""
-    h = hashlib.sha1()  # noqa: S324 (Immich's checksum)
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _copy_hashing(src: Path, dest: Path, progress: Progress) -> tuple[str, int]:
     """Copy src to dest (fsynced), returning (hex sha1, size) of the bytes actually copied."""
@@ -283,7 +273,7 @@ def backup(data: Path, dest: Path, *, with_derived: bool = False, progress: Prog
         manifest = {"version": MANIFEST_VERSION, "name": name, "created_at": stamp, "source": str(data),
                     "with_derived": with_derived,
                     "db": {"path": DB_NAME, "size": (work / DB_NAME).stat().st_size,
-                           "sha1": sha1_file(work / DB_NAME)},
+                           "sha1": sha1_file(work / DB_NAME).hex()},
                     "files": entries}
         with open(work / MANIFEST, "w") as mf:
             json.dump(manifest, mf, indent=0)
@@ -327,7 +317,7 @@ def check_backup(snapshot: Path, store: Path, progress: Progress = _noop) -> tup
     progress("total", len(manifest["files"]) + 1)
     if not db.is_file():
         problems.append(f"{db}: database copy missing")
-    elif sha1_file(db) != manifest["db"]["sha1"]:
+    elif sha1_file(db).hex() != manifest["db"]["sha1"]:
         problems.append(f"{db}: database copy does not match its SHA-1 in the manifest (corrupted)")
     else:
         conn = apsw.Connection(str(db), flags=apsw.SQLITE_OPEN_READONLY)
@@ -346,7 +336,7 @@ def check_backup(snapshot: Path, store: Path, progress: Progress = _noop) -> tup
             problems.append(f"{f['path']}: missing from the backup store ({obj})")
         elif obj.stat().st_size != f["size"]:
             problems.append(f"{f['path']}: wrong size in the backup store ({obj})")
-        elif sha1_file(obj) != f["sha1"]:
+        elif sha1_file(obj).hex() != f["sha1"]:
             problems.append(f"{f['path']}: corrupted in the backup store, SHA-1 mismatch ({obj})")
         progress("file", 1)
     return manifest, problems
@@ -534,7 +524,7 @@ def verify(ctx: Any, *, checksums: bool = True, progress: Progress = _noop) -> V
         path = ctx.storage.absolute(a["original_path"])
         if not path.is_file():
             res.missing.append(f"{a['id']}: {a['original_path']}")
-        elif checksums and a["checksum_algorithm"] == "sha1" and sha1_file(path) != bytes(a["checksum"]).hex():
+        elif checksums and a["checksum_algorithm"] == "sha1" and sha1_file(path) != bytes(a["checksum"]):
             res.mismatched.append(f"{a['id']}: {a['original_path']}")
         progress("file", 1)
     res.orphans = sorted(on_disk - referenced)

@@ -228,21 +228,10 @@ def _queue_rebuild(data: Path, run_now: bool) -> int:
     try:
         queued = bk.requeue_missing_thumbnails(ctx)
         if run_now and queued:
-            progress = _Progress("thumbnails", "job")
-            progress("total", queued)
-            ctx.jobs.start()
-            try:
-                conn = ctx.db.reader()
-                while True:
-                    left = conn.execute("SELECT count(*) AS n FROM job WHERE name = ? AND status IN "
-                                        "('waiting', 'active')", ("AssetGenerateThumbnails",)).fetchone()["n"]
-                    progress("file", max(0, queued - left - progress.done))
-                    if not left:
-                        break
-                    ctx.jobs.wait_changed(0.2)
-            finally:
-                ctx.jobs.stop()
-                progress.close()
+            conn = ctx.db.reader()
+            _run_jobs(ctx, "thumbnails", lambda: conn.execute(
+                "SELECT count(*) AS n FROM job WHERE name = ? AND status IN ('waiting', 'active')",
+                ("AssetGenerateThumbnails",)).fetchone()["n"])
         return int(queued)
     finally:
         ctx.db.close()
@@ -425,18 +414,16 @@ def import_cmd(paths: tuple[Path, ...], email: str, data_dir: str | None, album_
     sys.exit(1 if r.failed else 0)
 
 
-def _import_run_jobs(ctx: Any) -> None:
-    from immich_lite import importer  # noqa: PLC0415
-
-    total = importer.pending_jobs(ctx)
-    progress = _Progress("processing", "job")
-    progress("total", total)
+def _run_jobs(ctx: Any, label: str, pending: Callable[[], int]) -> None:
+    """Run the job runner in this process until `pending()` reaches 0, with a progress bar over the jobs."""
+    progress = _Progress(label, "job")
+    high = pending()
+    progress("total", high)
     ctx.jobs.start()
     try:
-        high = total
         while True:
-            left = importer.pending_jobs(ctx)
-            high = max(high, left + progress.done)  # follow-ups (thumbnails) join as metadata finishes
+            left = pending()
+            high = max(high, left + progress.done)  # follow-ups (e.g. thumbnails after metadata) join the total
             if progress.bar is not None and progress.bar.total != high:
                 progress.bar.total = high
                 progress.bar.refresh()
@@ -447,5 +434,11 @@ def _import_run_jobs(ctx: Any) -> None:
     finally:
         ctx.jobs.stop()
         progress.close()
+
+
+def _import_run_jobs(ctx: Any) -> None:
+    from immich_lite import importer  # noqa: PLC0415
+
+    _run_jobs(ctx, "processing", lambda: importer.pending_jobs(ctx))
     failed = ctx.db.reader().execute("SELECT count(*) AS n FROM job WHERE status = 'failed'").fetchone()["n"]
     click.echo(f"import: metadata and thumbnail jobs done ({failed} failed job(s) in the queue)")

@@ -13,7 +13,6 @@ data-dir lock, the importer takes it (no server may start meanwhile) and can run
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +22,8 @@ from immich_lite import ids
 from immich_lite.ctx import Ctx
 from immich_lite.media import mime
 from immich_lite.repos import asset as repo
-from immich_lite.storage import copy_hashing, fsync_dir
+from immich_lite.storage import copy_hashing, fsync_dir, sha1_file
 
-CHUNK = 1 << 20
 EXTRACT_METADATA = "AssetExtractMetadata"
 Progress = Callable[[str, int], None]
 
@@ -68,14 +66,6 @@ def collect(paths: list[Path]) -> Iterator[Path]:
             for name in sorted(filenames):
                 if not name.startswith(".") and mime.asset_type(name) is not None:
                     yield Path(dirpath) / name
-
-
-def sha1_file(path: Path) -> bytes:
-    h = hashlib.sha1()  # noqa: S324 (Immich's checksum)
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.digest()
 
 
 def _copy_to_tmp(src: Path, tmp: Path) -> tuple[bytes, int]:

@@ -61,6 +61,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def sha1_file(path: Path, chunk_size: int = 1 << 20) -> bytes:
+    """SHA-1 digest of a file's bytes (Immich's checksum), read 1 MiB at a time."""
+    h = hashlib.sha1()  # noqa: S324 (Immich's checksum)
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            h.update(chunk)
+    return h.digest()
+
+
 def copy_hashing(src: Path, dest: Path, on_chunk: "Callable[[int], None] | None" = None,
                  chunk_size: int = 1 << 20) -> tuple[bytes, int]:
     """Copy src to dest (fsynced), returning (SHA-1 digest, size) of the bytes actually written."""

@@ -165,3 +165,12 @@ def test_a_failing_disk_write_answers_500_and_stores_nothing(app: Any, admin: Ac
     assert stats["total"] == 0
     assert not any((ctx.storage.root / "upload").rglob("*.jpg"))
     assert upload(admin, JPEG).status_code == 201  # and the next upload works
+
+
+def test_a_malformed_body_is_400_and_stores_nothing(admin: Actor, ctx: Any) -> None:
+    body = b"garbage where the first boundary should be"
+    r = admin.client.post("/api/assets", content=body,
+                          headers={**admin.headers, "content-type": "multipart/form-data; boundary=XX"})
+    assert_error(r, 400, "Invalid multipart/form-data request")
+    assert list((ctx.storage.root / "tmp").iterdir()) == []
+    assert admin.get("/api/assets/statistics").json()["total"] == 0

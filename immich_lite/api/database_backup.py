@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from immich_lite import backup as bk
+from immich_lite.api import multipart
 from immich_lite.api.routing import Call, route
-from immich_lite.api.user import stream_file_part
 from immich_lite.ctx import Ctx
 from immich_lite.errors import BadRequest, NotFound
 from immich_lite.jobs import JobName, JobStatus, QueueName, register
@@ -59,16 +59,16 @@ async def _upload(ctx: Ctx, auth: Any, call: Call) -> Response:
         _check_name(filename)
         names.append(os.path.basename(filename))
 
-    tmp = await stream_file_part(ctx, call.request, "file", accept)
+    upload = await multipart.receive_file(call.request, "file", ctx.storage.tmp_path, accept)
     try:
-        problems = await run_in_threadpool(bk.check_sqlite_file, tmp)
+        problems = await run_in_threadpool(bk.check_sqlite_file, upload.path)
         if problems:
             raise BadRequest(f"Invalid backup file: {problems[0]}")
         stem = "".join(c if c.isalnum() or c in "_-." else "_" for c in names[0][:-3]).strip(".") or "backup"
         dest = _path(ctx, f"uploaded-{stem}.db")
-        await run_in_threadpool(commit_file, tmp, dest)
+        await run_in_threadpool(commit_file, upload.path, dest)
     finally:
-        tmp.unlink(missing_ok=True)
+        await upload.abort()  # no-op once committed
     return Response(status_code=201)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from immich_lite.errors import BadRequest, PayloadTooLarge
 
 log = logging.getLogger("immich_lite.upload")
 MAX_PARTS = 100
+INVALID = "Invalid multipart/form-data request"
 MAX_FIELD_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 FLUSH_BYTES = 1024 * 1024
@@ -52,8 +54,7 @@ class TempUpload:
         self.pending_size = 0
         self._loop = asyncio.get_running_loop()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._queued = 0  # bytes handed over (event loop writes it)
-        self._written = 0  # bytes written (writer thread writes it)
+        self._queued = 0  # bytes handed over (event loop writes it; the writer counts `size`)
         self._waiter: asyncio.Future[None] | None = None
         self._result: asyncio.Future[bytes] = self._loop.create_future()
         _WRITERS.submit(self._run)
@@ -63,14 +64,14 @@ class TempUpload:
         if self._result.done():  # the writer stopped early (disk full, I/O error): stop receiving now
             self._result.result()
             raise RuntimeError("upload writer stopped")
-        chunks, self.pending, self.pending_size = self.pending, [], 0
-        if not chunks:
+        if not self.pending:
             return
-        self._queued += sum(len(c) for c in chunks)
-        self._queue.put(chunks)
-        if self._queued - self._written > MAX_QUEUED and not self._result.done():
+        self._queued += self.pending_size
+        self._queue.put(self.pending)
+        self.pending, self.pending_size = [], 0
+        if self._queued - self.size > MAX_QUEUED and not self._result.done():
             self._waiter = self._loop.create_future()
-            if self._queued - self._written > MAX_QUEUED:  # the writer may have caught up meanwhile
+            if self._queued - self.size > MAX_QUEUED:  # the writer may have caught up meanwhile
                 await self._waiter
             self._waiter = None
             if self._result.done() and self._result.exception() is not None:
@@ -112,8 +113,7 @@ class TempUpload:
                     f.write(chunk)
                     sha1.update(chunk)
                     self.size += len(chunk)
-                    self._written += len(chunk)
-                    if (waiter := self._waiter) is not None and self._queued - self._written <= MAX_QUEUED:
+                    if (waiter := self._waiter) is not None and self._queued - self.size <= MAX_QUEUED:
                         self._loop.call_soon_threadsafe(_settle, waiter, None)
             self._loop.call_soon_threadsafe(self._ended, sha1.digest(), None)
         except BaseException as e:  # noqa: BLE001 (handed to the event loop)
@@ -202,7 +202,7 @@ async def receive(request: Request, *, file_fields: set[str], new_temp: Callable
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
-        raise BadRequest("Expected multipart/form-data")
+        raise BadRequest(INVALID)
     form = Form()
     state: dict[str, Any] = {"parts": 0, "headers": {}, "hname": b"", "hval": b"", "hbytes": 0, "done": False}
     current: dict[str, Any] = {}
@@ -295,7 +295,22 @@ async def receive(request: Request, *, file_fields: set[str], new_temp: Callable
             raise BadRequest("Unexpected end of form")
         for name, upload in form.files.items():
             form.checksums[name] = await upload.finish()
-    except BaseException:
+    except BaseException as e:
         await asyncio.shield(form.abort())
+        if isinstance(e, MultipartParseError):  # a malformed body is the client's error, not a crash
+            raise BadRequest(INVALID) from None
         raise
     return form
+
+
+async def receive_file(request: Request, field: str, temp_path: Callable[[], Path],
+                       check: Callable[[str], None]) -> TempUpload:
+    """Receive a body whose one file part `field` matters (profile image, database backup): the first such part
+    goes to `temp_path()` (fsynced, hashed), `check(filename)` may refuse it before a byte is stored. The caller
+    removes the file (`await upload.abort()`) or moves it away."""
+    form = await receive(request, file_fields={field}, new_temp=lambda _field, _name: temp_path(),
+                         check_file=lambda _field, name: check(name))
+    upload = form.files.get(field)
+    if upload is None:
+        raise BadRequest([f"{field} should not be empty"])
+    return upload

@@ -9,15 +9,12 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from immich_lite import ids
+from immich_lite.repos import chunked, marks
 
 Row = dict[str, Any]
 
 # Immich: withDefaultVisibility — what albums count and show (locked and hidden assets never do)
 _VISIBLE = "a.deleted_at IS NULL AND a.visibility IN ('archive', 'timeline')"
-
-
-def _marks(values: list[Any]) -> str:
-    return ",".join("?" * len(values))
 
 
 def get(conn: Any, album_id: str) -> Row | None:
@@ -27,7 +24,7 @@ def get(conn: Any, album_id: str) -> Row | None:
 def get_many(conn: Any, album_ids: list[str]) -> list[Row]:
     if not album_ids:
         return []
-    return list(conn.execute(f"SELECT * FROM album WHERE deleted_at IS NULL AND id IN ({_marks(album_ids)})",
+    return list(conn.execute(f"SELECT * FROM album WHERE deleted_at IS NULL AND id IN ({marks(album_ids)})",
                              album_ids))
 
 
@@ -102,11 +99,11 @@ def get_users(conn: Any, album_ids: list[str]) -> list[Row]:
     """Owner (role 'owner') and members of each album, with their user rows (deleted users included)."""
     if not album_ids:
         return []
-    marks = _marks(album_ids)
+    m = marks(album_ids)
     return list(conn.execute(
         "SELECT m.album_id, m.role, u.* FROM ("
-        f"  SELECT id AS album_id, owner_id AS user_id, 'owner' AS role FROM album WHERE id IN ({marks}) "
-        f"  UNION ALL SELECT album_id, user_id, role FROM album_user WHERE album_id IN ({marks})"
+        f"  SELECT id AS album_id, owner_id AS user_id, 'owner' AS role FROM album WHERE id IN ({m}) "
+        f"  UNION ALL SELECT album_id, user_id, role FROM album_user WHERE album_id IN ({m})"
         ') m JOIN "user" u ON u.id = m.user_id', [*album_ids, *album_ids]))
 
 
@@ -127,18 +124,16 @@ def with_shared_links(conn: Any, album_ids: list[str]) -> set[str]:
     if not album_ids:
         return set()
     return {r["album_id"] for r in conn.execute(
-        f"SELECT DISTINCT album_id FROM shared_link WHERE album_id IN ({_marks(album_ids)})", album_ids)}
+        f"SELECT DISTINCT album_id FROM shared_link WHERE album_id IN ({marks(album_ids)})", album_ids)}
 
 
 # --- assets ----------------------------------------------------------------------------------------
 
 def get_asset_ids(conn: Any, album_id: str, asset_ids: Iterable[str]) -> set[str]:
-    idl = list(dict.fromkeys(asset_ids))
     out: set[str] = set()
-    for i in range(0, len(idl), 500):
-        chunk = idl[i:i + 500]
+    for chunk in chunked(list(dict.fromkeys(asset_ids))):
         out |= {r["asset_id"] for r in conn.execute(
-            f"SELECT asset_id FROM album_asset WHERE album_id = ? AND asset_id IN ({_marks(chunk)})",
+            f"SELECT asset_id FROM album_asset WHERE album_id = ? AND asset_id IN ({marks(chunk)})",
             [album_id, *chunk])}
     return out
 
@@ -161,7 +156,7 @@ def metadata_for_ids(conn: Any, album_ids: list[str]) -> dict[str, Row]:
         "SELECT aa.album_id, count(a.id) AS asset_count, min(substr(a.local_date_time, 1, 10)) AS start_day, "
         "max(substr(a.local_date_time, 1, 10)) AS end_day, max(a.updated_at) AS last_modified "
         f"FROM album_asset aa JOIN asset a ON a.id = aa.asset_id WHERE {_VISIBLE} "
-        f"AND aa.album_id IN ({_marks(album_ids)}) GROUP BY aa.album_id", album_ids)
+        f"AND aa.album_id IN ({marks(album_ids)}) GROUP BY aa.album_id", album_ids)
     return {r["album_id"]: r for r in rows}
 
 
@@ -206,7 +201,7 @@ _STALE = (f"((album_thumbnail_asset_id IS NULL AND EXISTS ({_CANDIDATE})) OR "
 def stale_thumbnails(conn: Any, album_ids: list[str]) -> bool:
     if not album_ids:
         return False
-    return conn.execute(f"SELECT 1 FROM album WHERE id IN ({_marks(album_ids)}) AND {_STALE} LIMIT 1",
+    return conn.execute(f"SELECT 1 FROM album WHERE id IN ({marks(album_ids)}) AND {_STALE} LIMIT 1",
                         album_ids).fetchone() is not None
 
 
@@ -216,4 +211,4 @@ def update_thumbnails(conn: Any, album_ids: list[str]) -> None:
         return
     conn.execute(
         f"UPDATE album SET album_thumbnail_asset_id = ({_CANDIDATE} ORDER BY a.file_created_at DESC LIMIT 1), "
-        f"updated_at = ? WHERE id IN ({_marks(album_ids)}) AND {_STALE}", [ids.now_iso(), *album_ids])
+        f"updated_at = ? WHERE id IN ({marks(album_ids)}) AND {_STALE}", [ids.now_iso(), *album_ids])

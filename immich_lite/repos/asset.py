@@ -5,6 +5,7 @@ import json
 from typing import Any, Iterable
 
 from immich_lite import ids
+from immich_lite.repos import chunked, marks
 
 Row = dict[str, Any]
 
@@ -17,7 +18,7 @@ def get_many(conn: Any, asset_ids: Iterable[str]) -> list[Row]:
     idl = list(asset_ids)
     if not idl:
         return []
-    return list(conn.execute(f"SELECT * FROM asset WHERE id IN ({','.join('?' * len(idl))})", idl))
+    return list(conn.execute(f"SELECT * FROM asset WHERE id IN ({marks(idl)})", idl))
 
 
 def get_by_checksum(conn: Any, owner_id: str, checksum: bytes) -> Row | None:
@@ -27,11 +28,10 @@ def get_by_checksum(conn: Any, owner_id: str, checksum: bytes) -> Row | None:
 
 def get_by_checksums(conn: Any, owner_id: str, checksums: list[bytes]) -> list[Row]:
     out: list[Row] = []
-    for i in range(0, len(checksums), 500):
-        chunk = checksums[i:i + 500]
+    for chunk in chunked(checksums):
         out.extend(conn.execute(
             f"SELECT id, checksum, deleted_at FROM asset WHERE owner_id = ? AND library_id IS NULL "
-            f"AND checksum IN ({','.join('?' * len(chunk))})", [owner_id, *chunk]))
+            f"AND checksum IN ({marks(chunk)})", [owner_id, *chunk]))
     return out
 
 
@@ -54,7 +54,7 @@ def update_many(conn: Any, asset_ids: list[str], **values: Any) -> None:
         return
     values.setdefault("updated_at", ids.now_iso())
     sets = ", ".join(f"{k} = ?" for k in values)
-    conn.execute(f"UPDATE asset SET {sets} WHERE id IN ({','.join('?' * len(asset_ids))})",
+    conn.execute(f"UPDATE asset SET {sets} WHERE id IN ({marks(asset_ids)})",
                  [*values.values(), *asset_ids])
 
 
@@ -93,7 +93,7 @@ def upsert_file(conn: Any, asset_id: str, kind: str, path: str, edited: bool = F
 
 def delete_files(conn: Any, asset_id: str, kinds: Iterable[str]) -> None:
     kl = list(kinds)
-    conn.execute(f"DELETE FROM asset_file WHERE asset_id = ? AND type IN ({','.join('?' * len(kl))})",
+    conn.execute(f"DELETE FROM asset_file WHERE asset_id = ? AND type IN ({marks(kl)})",
                  [asset_id, *kl])
 
 

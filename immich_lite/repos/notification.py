@@ -6,12 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from immich_lite import ids
+from immich_lite.repos import marks
 
 Row = dict[str, Any]
-
-
-def _in(values: list[str]) -> str:
-    return ", ".join("?" * len(values))
 
 
 def search(conn: Any, user_id: str, *, id: str | None = None, level: str | None = None,  # noqa: A002
@@ -48,13 +45,13 @@ def owned_ids(conn: Any, user_id: str, notification_ids: Iterable[str]) -> set[s
     wanted = list(set(notification_ids))
     if not wanted:
         return set()
-    rows = conn.execute(f"SELECT id FROM notification WHERE user_id = ? AND id IN ({_in(wanted)})",
+    rows = conn.execute(f"SELECT id FROM notification WHERE user_id = ? AND id IN ({marks(wanted)})",
                         [user_id, *wanted])
     return {r["id"] for r in rows}
 
 
 def set_read_at(conn: Any, notification_ids: list[str], read_at: str | None, *, only_live: bool = False) -> None:
-    sql = f"UPDATE notification SET read_at = ?, updated_at = ? WHERE id IN ({_in(notification_ids)})"
+    sql = f"UPDATE notification SET read_at = ?, updated_at = ? WHERE id IN ({marks(notification_ids)})"
     if only_live:
         sql += " AND deleted_at IS NULL"
     conn.execute(sql, [read_at, ids.now_iso(), *notification_ids])
@@ -62,7 +59,7 @@ def set_read_at(conn: Any, notification_ids: list[str], read_at: str | None, *, 
 
 def soft_delete(conn: Any, notification_ids: list[str]) -> None:
     now = ids.now_iso()
-    conn.execute(f"UPDATE notification SET deleted_at = ?, updated_at = ? WHERE id IN ({_in(notification_ids)})",
+    conn.execute(f"UPDATE notification SET deleted_at = ?, updated_at = ? WHERE id IN ({marks(notification_ids)})",
                  [now, now, *notification_ids])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from immich_lite import ids
+from immich_lite.repos import marks
 
 Row = dict[str, Any]
 
@@ -82,8 +83,8 @@ def faces_by_pairs(conn: Any, pairs: list[tuple[str, str]]) -> list[Row]:
         return []
     assets, people = [a for a, _ in pairs], [p for _, p in pairs]
     return [dict(r) for r in conn.execute(
-        f"SELECT * FROM asset_face WHERE asset_id IN ({','.join('?' * len(assets))}) "
-        f"AND person_id IN ({','.join('?' * len(people))}) AND deleted_at IS NULL", [*assets, *people])]
+        f"SELECT * FROM asset_face WHERE asset_id IN ({marks(assets)}) "
+        f"AND person_id IN ({marks(people)}) AND deleted_at IS NULL", [*assets, *people])]
 
 
 def any_face(conn: Any, person_id: str) -> Row | None:

@@ -4,16 +4,13 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from immich_lite import ids
+from immich_lite.repos import marks
 
 Row = dict[str, Any]
 
 # a link is listed/loaded when it is INDIVIDUAL or its album still exists (upstream repository get/getAll)
 _LIVE = ("(l.type = 'INDIVIDUAL' OR EXISTS (SELECT 1 FROM album al WHERE al.id = l.album_id "
          "AND al.deleted_at IS NULL))")
-
-
-def _marks(values: list[Any]) -> str:
-    return ",".join("?" * len(values))
 
 
 def get(conn: Any, user_id: str, link_id: str) -> Row | None:
@@ -42,7 +39,7 @@ def insert(conn: Any, **values: Any) -> str:
     link_id = ids.new_id()
     values = {"id": link_id, "created_at": ids.now_iso(), **values}
     cols = ", ".join(values)
-    conn.execute(f"INSERT INTO shared_link ({cols}) VALUES ({_marks(list(values))})", list(values.values()))
+    conn.execute(f"INSERT INTO shared_link ({cols}) VALUES ({marks(list(values))})", list(values.values()))
     return link_id
 
 
@@ -81,11 +78,11 @@ def remove_assets(conn: Any, link_id: str, asset_ids_: list[str]) -> set[str]:
     if not asset_ids_:
         return set()
     removed = {r["asset_id"] for r in conn.execute(
-        f"SELECT asset_id FROM shared_link_asset WHERE shared_link_id = ? AND asset_id IN ({_marks(asset_ids_)})",
+        f"SELECT asset_id FROM shared_link_asset WHERE shared_link_id = ? AND asset_id IN ({marks(asset_ids_)})",
         [link_id, *asset_ids_])}
     if removed:
         ids_ = sorted(removed)
-        conn.execute(f"DELETE FROM shared_link_asset WHERE shared_link_id = ? AND asset_id IN ({_marks(ids_)})",
+        conn.execute(f"DELETE FROM shared_link_asset WHERE shared_link_id = ? AND asset_id IN ({marks(ids_)})",
                      [link_id, *ids_])
     return removed
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from immich_lite import ids
+from immich_lite.repos import marks
 
 Row = dict[str, Any]
 
@@ -29,9 +30,9 @@ def assets(conn: Any, stack_id: str) -> list[Row]:
 
 def create(conn: Any, owner_id: str, asset_ids: list[str]) -> str:
     """New stack with asset_ids[0] as primary; stacks whose primary is among asset_ids are merged into it."""
-    marks = ",".join("?" * len(asset_ids))
+    m = marks(asset_ids)
     merged = [r["id"] for r in conn.execute(
-        f"SELECT id FROM stack WHERE owner_id = ? AND primary_asset_id IN ({marks})", [owner_id, *asset_ids])]
+        f"SELECT id FROM stack WHERE owner_id = ? AND primary_asset_id IN ({m})", [owner_id, *asset_ids])]
     unique = list(dict.fromkeys(asset_ids))
     for sid in merged:
         unique.extend(r["id"] for r in conn.execute(
@@ -41,7 +42,7 @@ def create(conn: Any, owner_id: str, asset_ids: list[str]) -> str:
     stack_id = ids.new_id()
     conn.execute("INSERT INTO stack (id, owner_id, primary_asset_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                  (stack_id, owner_id, asset_ids[0], now, now))
-    conn.execute(f"UPDATE asset SET stack_id = ?, updated_at = ? WHERE id IN ({','.join('?' * len(unique))})",
+    conn.execute(f"UPDATE asset SET stack_id = ?, updated_at = ? WHERE id IN ({marks(unique)})",
                  [stack_id, now, *unique])
     return stack_id
 
@@ -55,10 +56,10 @@ def delete_many(conn: Any, stack_ids: list[str]) -> None:
     """Unstack the assets (touching them, so sync sees it) and drop the stacks (stack_audit via trigger)."""
     if not stack_ids:
         return
-    marks = ",".join("?" * len(stack_ids))
-    conn.execute(f"UPDATE asset SET stack_id = NULL, updated_at = ? WHERE stack_id IN ({marks})",
+    m = marks(stack_ids)
+    conn.execute(f"UPDATE asset SET stack_id = NULL, updated_at = ? WHERE stack_id IN ({m})",
                  [ids.now_iso(), *stack_ids])
-    conn.execute(f"DELETE FROM stack WHERE id IN ({marks})", stack_ids)
+    conn.execute(f"DELETE FROM stack WHERE id IN ({m})", stack_ids)
 
 
 def for_asset_removal(conn: Any, asset_id: str) -> Row | None:

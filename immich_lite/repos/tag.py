@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from immich_lite import ids
+from immich_lite.repos import chunked, marks
 
 Row = dict[str, Any]
 
@@ -78,10 +79,9 @@ def upsert_path_value(conn: Any, user_id: str, value: str, parent_id: str | None
 
 def asset_ids_in(conn: Any, tag_id: str, asset_ids: list[str]) -> set[str]:
     out: set[str] = set()
-    for i in range(0, len(asset_ids), 500):
-        chunk = asset_ids[i:i + 500]
+    for chunk in chunked(asset_ids):
         out |= {r["asset_id"] for r in conn.execute(
-            f"SELECT asset_id FROM tag_asset WHERE tag_id = ? AND asset_id IN ({','.join('?' * len(chunk))})",
+            f"SELECT asset_id FROM tag_asset WHERE tag_id = ? AND asset_id IN ({marks(chunk)})",
             [tag_id, *chunk])}
     return out
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from immich_lite.repos import marks
+
 MONTH = {"takenAt": "substr(a.local_date_time, 1, 7)", "createdAt": "substr(a.created_at, 1, 7)"}
 
 
@@ -44,7 +46,7 @@ def _where(f: TimelineFilter) -> tuple[list[str], list[Any]]:
         if len(f.user_ids) == 1:
             where.append("a.owner_id = ?")
         else:
-            where.append(f"a.owner_id IN ({','.join('?' * len(f.user_ids))})")
+            where.append(f"a.owner_id IN ({marks(f.user_ids)})")
         args.extend(f.user_ids)
     if f.visibility is None:
         where.append("a.visibility IN ('archive', 'timeline')")
@@ -214,11 +216,11 @@ def map_markers(conn: Any, caller_id: str, owner_ids: list[str], album_ids_: lis
         args.append(file_created_before)
     scope = []
     if owner_ids:
-        scope.append(f"a.owner_id IN ({','.join('?' * len(owner_ids))})")
+        scope.append(f"a.owner_id IN ({marks(owner_ids)})")
         args.extend(owner_ids)
     if album_ids_:
         scope.append(f"a.id IN (SELECT aa.asset_id FROM album_asset aa WHERE aa.album_id IN "
-                     f"({','.join('?' * len(album_ids_))}))")
+                     f"({marks(album_ids_)}))")
         args.extend(album_ids_)
     where.append(f"({' OR '.join(scope) or '0'})")
     sql = ("SELECT a.id, e.latitude, e.longitude, e.city, e.state, e.country FROM asset a "

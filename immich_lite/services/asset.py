@@ -95,13 +95,7 @@ def update(ctx: Ctx, auth: AuthContext, asset_id: str, dto: dict[str, Any]) -> d
     _check_rating(dto)
     with ctx.db.write() as conn:
         require_access(conn, auth, "asset.update", [asset_id])
-        values: dict[str, Any] = {}
-        if "isFavorite" in dto:
-            values["is_favorite"] = int(dto["isFavorite"])
-        if "visibility" in dto:
-            values["visibility"] = dto["visibility"]
-            if dto["visibility"] == "locked":
-                _remove_from_shares(conn, [asset_id])
+        values = _flag_values(conn, dto, [asset_id])
         if "livePhotoVideoId" in dto:
             video = dto["livePhotoVideoId"]
             if video is not None:
@@ -125,6 +119,18 @@ def update(ctx: Ctx, auth: AuthContext, asset_id: str, dto: dict[str, Any]) -> d
     return out
 
 
+def _flag_values(conn: Any, dto: dict[str, Any], asset_ids: list[str]) -> dict[str, Any]:
+    """Column values for isFavorite / visibility, shared by single and bulk updates."""
+    values: dict[str, Any] = {}
+    if "isFavorite" in dto:
+        values["is_favorite"] = int(dto["isFavorite"])
+    if "visibility" in dto:
+        values["visibility"] = dto["visibility"]
+        if dto["visibility"] == "locked":
+            _remove_from_shares(conn, asset_ids)
+    return values
+
+
 def _remove_from_shares(conn: Any, asset_ids: list[str]) -> None:
     """Locking an asset takes it out of albums and links (issue #29526, for single and bulk updates)."""
     marks = ",".join("?" * len(asset_ids))
@@ -137,13 +143,7 @@ def update_all(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
     asset_ids = list(dict.fromkeys(dto["ids"]))
     with ctx.db.write() as conn:
         require_access(conn, auth, "asset.update", asset_ids)
-        values: dict[str, Any] = {}
-        if "isFavorite" in dto:
-            values["is_favorite"] = int(dto["isFavorite"])
-        if "visibility" in dto:
-            values["visibility"] = dto["visibility"]
-            if dto["visibility"] == "locked":
-                _remove_from_shares(conn, asset_ids)
+        values = _flag_values(conn, dto, asset_ids)
         if "duplicateId" in dto:
             values["duplicate_id"] = dto["duplicateId"]
         repo.update_many(conn, asset_ids, **values)

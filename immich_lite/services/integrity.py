@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from immich_lite import ids, jobs
-from immich_lite.backup import sha1_file
+from immich_lite.storage import sha1_file
 from immich_lite.ctx import Ctx
 from immich_lite.errors import BadRequest, NotFound
 from immich_lite.jobs import JobName, JobStatus, QueueName
@@ -241,7 +241,7 @@ def _mismatch(ctx: Ctx, path: str, checksum: Any, algo: str) -> bool:
         return False
     p = ctx.storage.absolute(path)
     try:
-        return sha1_file(p) != checksum.hex()
+        return sha1_file(p) != checksum
     except FileNotFoundError:
         return False
     except OSError:

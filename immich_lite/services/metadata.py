@@ -1,7 +1,6 @@
 """AssetExtractMetadata (upstream MetadataService): exif → asset + asset_exif, tags, live photos, motion photos."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -17,6 +16,7 @@ from immich_lite.media import video as video_media
 from immich_lite.media.exif import ExifTool
 from immich_lite.repos import asset as repo
 from immich_lite.repos import tag as tag_repo
+from immich_lite.storage import sha1_file
 
 log = logging.getLogger("immich_lite.metadata")
 _et_lock = threading.Lock()
@@ -141,11 +141,7 @@ def _extract_motion(ctx: Ctx, a: dict[str, Any], md: Any) -> dict[str, Any] | No
     except MediaError as e:
         log.warning("motion photo extraction failed for %s: %s", a["id"], e)
         return None
-    digest = hashlib.sha1()  # noqa: S324 (Immich's checksum)
-    with open(dest, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return {"id": video_id, "path": dest, "checksum": digest.digest(), "size": dest.stat().st_size}
+    return {"id": video_id, "path": dest, "checksum": sha1_file(dest), "size": dest.stat().st_size}
 
 
 def _add_motion_video(ctx: Ctx, conn: Any, a: dict[str, Any], motion: dict[str, Any]) -> None:
