@@ -1,6 +1,6 @@
 """Upload throughput: POST /api/assets on a live `immich-lite serve` vs a plain socket-to-file HTTP server.
 
-    .venv/bin/python bench/upload.py [--quick] [--files N] [--rounds N] [--parallel 3]
+    .venv/bin/python bench/upload.py [--quick] [--files N] [--rounds N] [--parallel 3] [--keep-cache]
 
 Client (both sides): 3 threads (like the mobile app's parallel uploads), one keep-alive http.client connection
 each, sending the multipart/form-data body the apps send (tests/helpers/upload.py fields), streamed in 256 KiB
@@ -18,6 +18,11 @@ MB/s = file payload bytes (1 MB = 10^6 B) / wall time of the batch; median over 
 Floor, same run: immich-lite's own HTTP stack (hypercorn + h11, configured as `immich-lite serve`) with a bare
 ASGI app (--floor-server) that only SHA-1s and writes the body in a thread and fsyncs: what any upload on this
 stack costs before multipart parsing, auth, the database and the rename. immich-lite / floor is the app's share.
+Page cache: before every timed batch the script runs sync and, when it may (root), drops the clean page cache
+(/proc/sys/vm/drop_caches), so each side starts with no dirty data of another side to write back and writes
+into freed memory, as a machine without a hypervisor always does. On a Firecracker VM, writing into memory the
+guest has not touched lately costs several times more (host-side faults), and which side met that cost
+depended on the order of the batches (README: upload reading). --keep-cache skips the drop.
 Target: immich-lite (jobs paused) / anchor >= 0.7.  It reports; it does not assert.
 """
 from __future__ import annotations
@@ -170,16 +175,27 @@ def _floor_app(folder: Path):  # -> ASGI app
 
 
 async def _floor_main(port: int, folder: Path) -> None:
-    import hypercorn.asyncio.tcp_server as tcp_server  # noqa: PLC0415
     from hypercorn.asyncio import serve  # noqa: PLC0415
     from hypercorn.config import Config  # noqa: PLC0415
 
-    tcp_server.MAX_RECV = 1 << 20  # as immich_lite/cli.py
+    from immich_lite.serving import tune_for_uploads  # noqa: PLC0415
+
+    tune_for_uploads()  # as `immich-lite serve`: read size, stream limit, allocator thresholds
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
     config.errorlog = None
     await serve(_floor_app(folder), config)  # type: ignore[arg-type]
+
+
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def settle(drop: bool) -> None:
+    """Before a timed batch: write back what earlier batches left dirty, then (if allowed) free the clean cache."""
+    os.sync()
+    if drop:
+        DROP_CACHES.write_text("1\n")
 
 
 def main() -> int:
@@ -194,12 +210,14 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=None, help="uploads per round (default 30, quick 9)")
     ap.add_argument("--rounds", type=int, default=None, help="timed rounds per side (default 3, quick 2)")
     ap.add_argument("--parallel", type=int, default=3)
+    ap.add_argument("--keep-cache", action="store_true", help="do not drop the page cache before each batch")
     args = ap.parse_args()
     n = args.files or (9 if args.quick else 30)
     rounds = args.rounds or (2 if args.quick else 3)
 
+    drop = not args.keep_cache and os.access(DROP_CACHES, os.W_OK)
     print(f"# upload: {machine()}; {n} files x {rounds} rounds per side, {args.parallel} parallel uploaders; "
-          f"loadavg {os.getloadavg()[0]:.1f}")
+          f"page cache {'dropped' if drop else 'kept (sync only)'} before each batch; loadavg {os.getloadavg()[0]:.1f}")
     work = Path(tempfile.mkdtemp(prefix="bench-upload-"))
     anchor = floor = srv = None
     try:
@@ -238,6 +256,7 @@ def main() -> int:
             for side in order[r % 3:] + order[:r % 3]:  # rotate who goes first
                 up = {"anchor": up_anchor, "floor": up_floor, "paused": up_immich}[side]
                 pid = {"anchor": anchor.proc.pid, "floor": floor.proc.pid, "paused": srv.pid}[side]
+                settle(drop)
                 c0 = cpu_seconds(pid)
                 wall, nbytes, lat, bad = up.run(batch(f"{side}-r{r}"))
                 cpu[side].append(cpu_seconds(pid) - c0)
@@ -253,6 +272,7 @@ def main() -> int:
         t = time.perf_counter()
         backlog = srv.wait_idle()["max_pending"]
         drain_backlog = time.perf_counter() - t
+        settle(drop)
         c0 = cpu_seconds(srv.pid)
         wall, nbytes, lat, bad = up_immich.run(batch("running"))
         cpu["running"].append(cpu_seconds(srv.pid) - c0)

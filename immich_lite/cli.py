@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -44,37 +43,11 @@ def serve(**flags: Any) -> None:
     except Locked as e:
         raise click.ClickException(str(e)) from None
     try:
-        asyncio.run(_serve(settings))
+        from immich_lite.serving import serve as run_server  # noqa: PLC0415
+
+        asyncio.run(run_server(settings, click.echo))
     finally:
         lock.close()
-
-
-async def _serve(settings: Settings) -> None:
-    import hypercorn.asyncio.tcp_server as tcp_server  # noqa: PLC0415 (keep `--help` fast)
-    from hypercorn.asyncio import serve as hypercorn_serve  # noqa: PLC0415
-    from hypercorn.config import Config
-
-    # hypercorn reads sockets 64 KiB at a time (a module constant; no Config option). Each read is a trip through
-    # h11, the ASGI receive queue and our multipart parser: for photo uploads 1 MiB reads cut the server's CPU per
-    # upload by about a third (bench/upload.py). Smaller requests are unaffected: a read returns what is there.
-    if getattr(tcp_server, "MAX_RECV", 0) < 1 << 20:
-        tcp_server.MAX_RECV = 1 << 20
-
-    from immich_lite.app import create_app  # noqa: PLC0415
-
-    app = create_app(settings)
-    config = Config()
-    config.bind = [f"{settings.host}:{settings.port}"]
-    config.accesslog = None
-    config.graceful_timeout = 10
-    config.keep_alive_timeout = 75
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    click.echo(f"immich-lite {__version__} (Immich API {'.'.join(map(str, IMMICH_VERSION))}) "
-               f"serving {settings.data_path} on http://{settings.host}:{settings.port}")
-    await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
 
 @cli.command()

@@ -27,7 +27,7 @@ import pyvips
 from tests.helpers.live import LiveServer, User, live_server, multipart, sha1, wait_for  # noqa: F401
 
 JOB_TIMEOUT = 60.0
-GRACEFUL_TIMEOUT = 10.0  # cli._serve: hypercorn config.graceful_timeout
+GRACEFUL_TIMEOUT = 10.0  # serving.serve: hypercorn config.graceful_timeout
 MEDIA_QUEUES = ("metadataExtraction", "thumbnailGeneration")
 
 
