@@ -72,9 +72,21 @@ def test_checksum_header_short_circuits_duplicates(admin: Actor) -> None:
     assert r.status_code == 200 and r.json() == {"id": asset_id, "status": "duplicate"}
 
 
-def test_checksum_header_mismatch_is_refused(admin: Actor) -> None:
+def test_checksum_header_mismatch_is_refused_and_nothing_stored(admin: Actor, ctx: Any) -> None:
     r = upload(admin, JPEG, headers={"x-immich-checksum": "0" * 40})
     assert_error(r, 400, "The file's checksum does not match x-immich-checksum")
+    assert list((ctx.storage.root / "tmp").iterdir()) == []
+    assert not (ctx.storage.root / "upload").exists() or not any((ctx.storage.root / "upload").rglob("*.*"))
+    assert admin.get("/api/assets/statistics").json()["total"] == 0
+
+
+def test_form_without_asset_file_is_refused_and_its_sidecar_removed(admin: Actor, ctx: Any) -> None:
+    fields = {"deviceAssetId": "x", "deviceId": "pytest", "fileCreatedAt": "2024-01-01T00:00:00.000Z",
+              "fileModifiedAt": "2024-01-01T00:00:00.000Z"}
+    r = admin.client.post("/api/assets", data=fields, headers=admin.headers,
+                          files={"sidecarData": ("a.xmp", b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>", "application/xml")})
+    assert_error(r, 400, ["assetData must be a file"])
+    assert list((ctx.storage.root / "tmp").iterdir()) == []
 
 
 def test_bulk_upload_check_accepts_hex_and_base64(admin: Actor) -> None:

@@ -1,10 +1,8 @@
 """Upload, bulk upload check, and the byte routes: original, thumbnail, video playback."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from immich_lite import ids
@@ -37,18 +35,17 @@ async def upload(ctx: Ctx, auth: Any, call: Call) -> Response:
     if dup is not None:
         return JSONResponse({"id": dup, "status": "duplicate"}, status_code=200)
     asset_id = ids.new_id()
+
+    def create(form: multipart.Form) -> tuple[dict[str, Any], int]:  # in a worker thread, every file fsynced
+        if claimed is not None and form.checksums.get("assetData") not in (None, claimed):
+            raise BadRequest("The file's checksum does not match x-immich-checksum")
+        return svc.create(ctx, auth, asset_id, form.fields, form.files, form.checksums)
+
     form = await multipart.receive(
         request, file_fields={"assetData", "sidecarData"}, check_file=svc.check_file,
         new_temp=lambda field, _name: svc.temp_path(ctx, asset_id, field),
-        max_bytes=None if quota is None else quota + SLACK)
-    try:
-        if claimed is not None and form.checksums.get("assetData") not in (None, claimed):
-            raise BadRequest("The file's checksum does not match x-immich-checksum")
-        body, status = await run_in_threadpool(svc.create, ctx, auth, asset_id, form.fields, form.files,
-                                               form.checksums)
-    except BaseException:
-        await asyncio.shield(form.abort())
-        raise
+        max_bytes=None if quota is None else quota + SLACK, commit=("assetData", create))
+    body, status = form.result
     if status != 201:  # a duplicate found at commit time: its temp file was not moved into place
         await form.abort()
     return JSONResponse(body, status_code=status)
