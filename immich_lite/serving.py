@@ -7,6 +7,7 @@ took the server from ~17 to ~13 ms of CPU per 4.9 MB upload, and the event-loop 
 from __future__ import annotations
 
 import asyncio
+import asyncio.selector_events as selector_events
 import ctypes
 import ctypes.util
 import functools
@@ -21,9 +22,9 @@ from immich_lite.config import Settings
 
 log = logging.getLogger("immich_lite.serve")
 
-READ_SIZE = 1 << 20  # hypercorn's read size (bytes per trip through h11 → ASGI → multipart)
+READ_SIZE = 1 << 20  # bytes per recv() and per trip through h11 → ASGI → multipart
 STREAM_LIMIT = 512 * 1024  # asyncio StreamReader limit per connection: reading pauses above twice this
-MALLOC_MMAP_THRESHOLD = 2 << 20  # glibc: allocations below this come from the heap ...
+MALLOC_MMAP_THRESHOLD = 4 << 20  # glibc: allocations below this come from the heap ...
 MALLOC_TRIM_THRESHOLD = 16 << 20  # ... and up to this much free heap top is kept rather than given back
 
 
@@ -33,14 +34,18 @@ def tune_for_uploads() -> None:
     * hypercorn reads sockets 64 KiB at a time (`MAX_RECV`, a module constant with no Config option): each read
       is a trip through h11, the ASGI queue and the multipart parser. 1 MiB reads; a read returns what is there,
       so small requests are unaffected.
+    * asyncio's socket transport calls recv() with 256 KiB (`max_size`, a class attribute: no public option), so
+      a 1 MiB hypercorn read still got 256 KiB, and a 4.9 MB body made ~20 trips. 1 MiB recv() calls: the
+      event-loop thread spends ~2 ms less per upload. recv() sizes its buffer down to what arrived, so small
+      requests cost a malloc of READ_SIZE from the heap (below the mmap threshold set here), nothing more.
     * asyncio's StreamReader pauses the transport above twice its 64 KiB default limit: with the kernel's 256 KiB
-      recv size that is an epoll_ctl pair (pause, resume) per recv. hypercorn has no option for it; its
+      recv size that was an epoll_ctl pair (pause, resume) per recv. hypercorn has no option for it; its
       connections are opened by `asyncio.start_server`, so that function's default `limit` is raised in this
       process. A connection buffers at most 2 × STREAM_LIMIT before the server stops reading from it.
     * glibc trims the heap top back to the kernel whenever more than (dynamically) twice the largest recent
-      mmapped block is free. Upload bodies pass through 256 KiB–1 MiB buffers, so the heap top was trimmed and
+      mmapped block is free. Upload bodies pass through buffers of up to ~2 MiB, so the heap top was trimmed and
       regrown (kernel-zeroed again) several times per upload: `strace -c` counted ~4.5 brk calls per upload,
-      ~0 with these thresholds. Fixed thresholds keep those buffers' pages; blocks above 2 MiB are still mmapped
+      ~0 with these thresholds. Fixed thresholds keep those buffers' pages; blocks above 4 MiB are still mmapped
       and returned at once, and at most 16 MiB of free heap is kept.
     """
     import hypercorn.asyncio.tcp_server as tcp_server  # noqa: PLC0415
@@ -56,6 +61,9 @@ def tune_for_uploads() -> None:
 
         start_server._immich_lite_limit = True  # type: ignore[attr-defined]
         asyncio.start_server = start_server  # type: ignore[assignment]
+    transport = getattr(selector_events, "_SelectorSocketTransport", None)
+    if transport is not None and getattr(transport, "max_size", READ_SIZE) < READ_SIZE:
+        transport.max_size = READ_SIZE
     _tune_malloc()
 
 
