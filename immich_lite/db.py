@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib.resources
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,21 @@ def _migrations() -> list[tuple[int, str]]:
             if name.endswith(".sql") and name[:4].isdigit():
                 out.append((int(name[:4]), f.read_text()))
     return sorted(out)
+
+
+# Callbacks waiting for a write transaction's COMMIT, per write connection (only its lock holder touches its dict).
+_AFTER_COMMIT: dict[apsw.Connection, dict[Any, Callable[[], None]]] = {}
+
+
+def after_commit(conn: apsw.Connection, fn: Callable[[], None], key: Any = None) -> None:
+    """Run `fn` once the transaction open on `conn` (a `Database.write()` one) has committed; dropped if it rolls
+    back; at once when no transaction is open. For telling another thread about rows it can only see after
+    COMMIT. With `key`, a second callback of the same key in one transaction is not added."""
+    if not conn.in_transaction:
+        fn()
+        return
+    pending = _AFTER_COMMIT.setdefault(conn, {})
+    pending.setdefault(object() if key is None else key, fn)
 
 
 class Database:
@@ -97,10 +112,18 @@ class Database:
             try:
                 yield conn
             except BaseException:
+                _AFTER_COMMIT.pop(conn, None)
                 conn.execute("ROLLBACK")
                 raise
-            else:
+            try:
                 conn.execute("COMMIT")
+            except BaseException:
+                _AFTER_COMMIT.pop(conn, None)
+                if conn.in_transaction:  # e.g. disk full: do not leave it open for the next writer to join
+                    conn.execute("ROLLBACK")
+                raise
+            for fn in _AFTER_COMMIT.pop(conn, {}).values():
+                fn()
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:

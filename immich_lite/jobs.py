@@ -12,6 +12,7 @@ success, or back to waiting with `run_after` in the future (retry backoff), or f
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -24,6 +25,8 @@ from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from immich_lite import db
 
 log = logging.getLogger("immich_lite.jobs")
 
@@ -220,11 +223,17 @@ _RUNNERS: "weakref.WeakSet[JobRunner]" = weakref.WeakSet()
 _RUNNERS_LOCK = threading.Lock()
 
 
-def _wake_all() -> None:
+def _wake_all(queue: str | None = None) -> None:
+    """Tell the runners that `queue` (None: any queue) may have jobs to start."""
     with _RUNNERS_LOCK:
         runners = list(_RUNNERS)
     for r in runners:
-        r.wake()
+        r.wake(queue)
+
+
+def _wake_after_commit(conn: Any, queue: str | None = None) -> None:
+    # after COMMIT, so the dispatcher's look (on its own read connection, without the writer lock) sees the rows
+    db.after_commit(conn, functools.partial(_wake_all, queue), key=("jobs.wake", queue))
 
 
 def enqueue(conn: Any, name: str, data: dict[str, Any] | None = None, *, dedupe_key: str | None = None,
@@ -246,8 +255,7 @@ def enqueue(conn: Any, name: str, data: dict[str, Any] | None = None, *, dedupe_
         "INSERT OR IGNORE INTO job (queue, name, data, status, run_after, dedupe_key, created_at, updated_at) "
         "VALUES (?, ?, ?, 'waiting', ?, ?, ?, ?) RETURNING id",
         (str(job.queue), str(name), payload, now + max(0.0, delay), dedupe_key, now, now)))
-    # The dispatcher waits for the writer lock we hold, so it sees the row once this transaction commits.
-    _wake_all()
+    _wake_after_commit(conn, str(job.queue))
     return rows[0]["id"] if rows else None
 
 
@@ -266,7 +274,7 @@ def paused_queues(conn: Any) -> set[str]:
 def set_paused(conn: Any, queue: str, paused: bool) -> None:
     conn.execute("INSERT INTO queue_state (queue, is_paused) VALUES (?, ?) "
                  "ON CONFLICT (queue) DO UPDATE SET is_paused = excluded.is_paused", (str(queue), int(paused)))
-    _wake_all()
+    _wake_after_commit(conn, str(queue))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -383,7 +391,7 @@ def _retire(ctx: Any, row: dict[str, Any], outcome: _Outcome, backoff: float) ->
             delay = min(backoff * 2 ** (row["attempts"] - 1), BACKOFF_MAX)
             conn.execute("UPDATE job SET status = 'waiting', run_after = ?, error = ?, updated_at = ? WHERE id = ?",
                          (now + delay, outcome.error, now, row["id"]))
-            _wake_all()
+            _wake_after_commit(conn, row["queue"])
             return "retried"
         conn.execute("UPDATE job SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
                      (outcome.error, now, row["id"]))
@@ -457,6 +465,10 @@ class JobRunner:
         self._inflight: dict[int, tuple[str, Future[Any] | None]] = {}
         self._limits: tuple[float, dict[str, int]] = (0.0, {})
         self._rotation = 0
+        # what the dispatcher looks at next (None: every queue), and the queues that had waiting jobs at its last
+        # look (looked at every time: a finished job frees a worker for them)
+        self._check: set[str] | None = None
+        self._waiting: set[str] = set()
 
     # -- lifecycle --------------------------------------------------------------------------------------
     @property
@@ -470,6 +482,7 @@ class JobRunner:
         self._stopping = False
         self.stopping.clear()
         self._dirty = True
+        self._check = None
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="immich-job")
         self._thread = threading.Thread(target=self._loop, name="immich-job-dispatch", daemon=True)
         with _RUNNERS_LOCK:
@@ -505,9 +518,14 @@ class JobRunner:
         self._pool = None
         return left == 0
 
-    def wake(self) -> None:
+    def wake(self, queue: str | None = None) -> None:
+        """Something changed: for `queue` (new or retried jobs), or for any queue (None)."""
         with self._cv:
             self._dirty = True
+            if queue is None:
+                self._check = None
+            elif self._check is not None:
+                self._check.add(queue)
             self._cv.notify_all()
 
     # -- introspection (tests, drain) -------------------------------------------------------------------
@@ -534,13 +552,15 @@ class JobRunner:
         wait = 0.0
         while True:
             with self._cv:
-                if not self._dirty and not self._stopping:
-                    self._cv.wait(wait)
+                timed_out = not self._dirty and not self._stopping and not self._cv.wait(wait)
                 if self._stopping:
                     return
+                # a timed-out wait (POLL_INTERVAL, or a delayed job's time) looks at every queue: that also
+                # finds jobs queued by another process (`immich-lite import`)
+                check, self._check = (None if timed_out else self._check), set()
                 self._dirty = False
             try:
-                wait = self._dispatch()
+                wait = self._dispatch(check)
             except Exception:  # noqa: BLE001 (keep dispatching; e.g. a transient database error)
                 log.exception("job dispatcher error")
                 wait = self.poll
@@ -563,8 +583,11 @@ class JobRunner:
         self._limits = (time.monotonic(), limits)
         return limits
 
-    def _dispatch(self) -> float:
-        """Claim what may start now and submit it; returns how long the loop may sleep."""
+    def _dispatch(self, check: set[str] | None = None) -> float:
+        """Claim what may start now and submit it; returns how long the loop may sleep.
+
+        Looks at the queues in `check` (woken for) and those that had waiting jobs at the last look (None: all):
+        an upload wakes one queue, so it costs one index seek here, not one per queue."""
         with self._cv:
             free = self.workers - len(self._inflight)
             running: dict[str, int] = {}
@@ -574,27 +597,30 @@ class JobRunner:
         queues = list(limits)
         self._rotation = (self._rotation + 1) % len(queues)
         queues = queues[self._rotation:] + queues[:self._rotation]
+        if check is not None:
+            queues = [q for q in queues if q in check or q in self._waiting]
         # Look first on this thread's read connection (index seeks), so an idle poll opens no write transaction.
-        # Under the writer lock: enqueue() wakes us before its transaction commits, and the lock is released
-        # only after that COMMIT, so the look cannot miss the row that woke us.
+        # No writer lock: every wake-up for new rows comes after their COMMIT (db.after_commit), and a wake-up
+        # during this look makes the loop look again.
         now = time.time()
         reader = self.ctx.db.reader()
         due: list[str] = []
         next_due: float | None = None
-        with self.ctx.db.write_lock():
-            paused = paused_queues(reader)
-            for queue in queues:
-                if queue in paused:
-                    continue
-                m = reader.execute("SELECT MIN(run_after) AS m FROM job WHERE queue = ? AND status = 'waiting'",
-                                   (queue,)).fetchone()["m"]
-                if m is None:
-                    continue
-                if m <= now:
-                    if running.get(queue, 0) < limits[queue]:
-                        due.append(queue)
-                else:
-                    next_due = m if next_due is None else min(next_due, m)
+        paused = paused_queues(reader)
+        for queue in queues:
+            if queue in paused:
+                continue  # stays in _waiting if it was: looked at again after a resume's wake-up or a poll
+            m = reader.execute("SELECT MIN(run_after) AS m FROM job WHERE queue = ? AND status = 'waiting'",
+                               (queue,)).fetchone()["m"]
+            if m is None:
+                self._waiting.discard(queue)
+                continue
+            self._waiting.add(queue)
+            if m <= now:
+                if running.get(queue, 0) < limits[queue]:
+                    due.append(queue)
+            else:
+                next_due = m if next_due is None else min(next_due, m)
         claimed: list[dict[str, Any]] = []
         if due and free > 0:
             try:

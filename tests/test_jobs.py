@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from immich_lite import jobs
+from immich_lite import db, jobs
 from immich_lite.app import route_table
 from immich_lite.jobs import Job, JobName, JobRunner, JobStatus, QueueName
 from immich_lite.repos import system_metadata
@@ -352,6 +352,55 @@ def test_enqueue_wakes_the_dispatcher_without_polling(ctx: Any) -> None:
         assert _wait(lambda: names("TestChildC") == [{"woken": True}], 1.0)
     finally:
         r.stop(5)
+
+
+def test_jobs_behind_a_busy_worker_start_when_it_frees_without_polling(ctx: Any) -> None:
+    control["started"], control["release"] = threading.Event(), threading.Event()
+    r = JobRunner(ctx, workers=1, poll=30.0)
+    r.start()
+    try:
+        put(ctx, "TestBlocking", {"b": 1})
+        assert control["started"].wait(2)
+        put(ctx, "TestChildC", {"next": 1})  # woken for, but the one worker is busy
+        time.sleep(0.1)
+        assert names("TestChildC") == []
+        control["release"].set()
+        assert _wait(lambda: names("TestChildC") == [{"next": 1}], 2.0)
+    finally:
+        r.stop(5)
+
+
+def test_resuming_a_queue_wakes_the_dispatcher_without_polling(ctx: Any) -> None:
+    r = JobRunner(ctx, workers=1, poll=30.0)
+    r.start()
+    try:
+        with ctx.db.write() as conn:
+            jobs.set_paused(conn, Q_PAUSE, True)
+        put(ctx, "TestPaused", {"p": 2})
+        time.sleep(0.1)
+        assert names("TestPaused") == []
+        with ctx.db.write() as conn:
+            jobs.set_paused(conn, Q_PAUSE, False)
+        assert _wait(lambda: names("TestPaused") == [{"p": 2}], 2.0)
+    finally:
+        r.stop(5)
+
+
+def test_after_commit_runs_once_per_key_after_commit_and_never_after_rollback(ctx: Any) -> None:
+    seen: list[Any] = []
+    with ctx.db.write() as conn:
+        db.after_commit(conn, lambda: seen.append(("first", conn.in_transaction)), key="k")
+        db.after_commit(conn, lambda: seen.append("same key"), key="k")
+        db.after_commit(conn, lambda: seen.append("no key"))
+        conn.execute("INSERT INTO queue_state (queue, is_paused) VALUES ('x', 0)")
+        assert seen == []
+    assert seen == [("first", False), "no key"]
+    with pytest.raises(RuntimeError, match="boom"):
+        with ctx.db.write() as conn:
+            db.after_commit(conn, lambda: seen.append("rolled back"))
+            raise RuntimeError("boom")
+    db.after_commit(ctx.db.reader(), lambda: seen.append("no transaction: at once"))
+    assert seen == [("first", False), "no key", "no transaction: at once"]
 
 
 def test_stop_waits_for_the_running_job(ctx: Any) -> None:
