@@ -88,15 +88,32 @@ def copy_hashing(src: Path, dest: Path, on_chunk: "Callable[[int], None] | None"
     return h.digest(), size
 
 
+def ensure_dir(path: Path) -> None:
+    """`mkdir -p` whose new directories are durable: the parent of each directory it creates is fsynced (an
+    fsync of a file's directory does not make that directory's own entry durable). One stat when it exists."""
+    if path.is_dir():
+        return
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:  # another thread made it meanwhile
+            pass
+        fsync_dir(d.parent)
+
+
 def move_into_place(tmp: Path, dest: Path) -> None:
     """Rename an already-fsynced temp file into place; the caller fsyncs dest's directory before acknowledging."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(dest.parent)
     os.replace(tmp, dest)
 
 
 def commit_file(tmp: Path, dest: Path) -> None:
     """fsync the temp file, rename it into place, fsync the directory: durable before we acknowledge."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(dest.parent)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, dest)

@@ -186,3 +186,28 @@ def test_a_malformed_body_is_400_and_stores_nothing(admin: Actor, ctx: Any) -> N
     assert_error(r, 400, "Invalid multipart/form-data request")
     assert list((ctx.storage.root / "tmp").iterdir()) == []
     assert admin.get("/api/assets/statistics").json()["total"] == 0
+
+
+def test_ensure_dir_makes_the_chain_once_even_from_many_threads(tmp_path: Any) -> None:
+    import threading  # noqa: PLC0415
+
+    from immich_lite.storage import ensure_dir  # noqa: PLC0415
+
+    target = tmp_path / "upload" / "user" / "ab" / "cd"
+    errors: list[BaseException] = []
+
+    def make() -> None:
+        try:
+            ensure_dir(target)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=make) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and target.is_dir()
+    ensure_dir(target)  # exists: nothing to do
+    (target / "f").write_bytes(b"x")
+    assert [p.name for p in target.iterdir()] == ["f"]

@@ -101,8 +101,12 @@ class TempUpload:
     def _run(self) -> None:
         sha1 = hashlib.sha1()  # noqa: S324 (Immich's checksum is SHA-1 by contract)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "wb") as f:
+            try:
+                f = open(self.path, "wb")  # noqa: SIM115 (closed by the with below)
+            except FileNotFoundError:  # tmp/ removed under us: temp files need no durable directory
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                f = open(self.path, "wb")  # noqa: SIM115
+            with f:
                 while True:
                     item = self._queue.get()
                     if item is self._ABORT:
