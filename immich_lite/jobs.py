@@ -469,6 +469,7 @@ class JobRunner:
         # look (looked at every time: a finished job frees a worker for them)
         self._check: set[str] | None = None
         self._waiting: set[str] = set()
+        self._full_look_at = 0.0
 
     # -- lifecycle --------------------------------------------------------------------------------------
     @property
@@ -555,10 +556,14 @@ class JobRunner:
                 timed_out = not self._dirty and not self._stopping and not self._cv.wait(wait)
                 if self._stopping:
                     return
-                # a timed-out wait (POLL_INTERVAL, or a delayed job's time) looks at every queue: that also
-                # finds jobs queued by another process (`immich-lite import`)
-                check, self._check = (None if timed_out else self._check), set()
+                # a timed-out wait (POLL_INTERVAL, or a delayed job's time) looks at every queue, and so does the
+                # first look after `poll` seconds of steady wake-ups: that finds jobs queued by another process
+                # (`immich-lite import`) also while uploads keep the dispatcher busy
+                full = timed_out or time.monotonic() - self._full_look_at >= self.poll
+                check, self._check = (None if full else self._check), set()
                 self._dirty = False
+            if check is None:
+                self._full_look_at = time.monotonic()
             try:
                 wait = self._dispatch(check)
             except Exception:  # noqa: BLE001 (keep dispatching; e.g. a transient database error)

@@ -386,6 +386,28 @@ def test_resuming_a_queue_wakes_the_dispatcher_without_polling(ctx: Any) -> None
         r.stop(5)
 
 
+def test_jobs_queued_by_another_process_start_while_wake_ups_keep_coming(ctx: Any) -> None:
+    import apsw  # noqa: PLC0415
+
+    r = JobRunner(ctx, workers=2, poll=0.3)
+    r.start()
+    other = apsw.Connection(ctx.db.path)  # like `immich-lite import` next to a running server: no wake-up here
+    try:
+        now = time.time()
+        other.execute("INSERT INTO job (queue, name, data, status, run_after, created_at, updated_at) "
+                      "VALUES (?, 'TestChildC', '{\"outside\": 1}', 'waiting', ?, ?, ?)", (Q, now, now, now))
+        deadline = time.monotonic() + 2.0
+        i = 0
+        while time.monotonic() < deadline and names("TestChildC") != [{"outside": 1}]:
+            put(ctx, "TestPaused", {"tick": i})  # steady wake-ups for another queue: the wait never times out
+            i += 1
+            time.sleep(0.03)
+        assert names("TestChildC") == [{"outside": 1}]
+    finally:
+        other.close()
+        r.stop(5)
+
+
 def test_after_commit_runs_once_per_key_after_commit_and_never_after_rollback(ctx: Any) -> None:
     seen: list[Any] = []
     with ctx.db.write() as conn:
