@@ -64,6 +64,7 @@ class Database:
         self._all: list[apsw.Connection] = []
         self._all_lock = threading.Lock()
         self._writer = self._connect()
+        self._writer_sync = "NORMAL"  # the writer's PRAGMA synchronous (changed only under the writer lock)
         self._migrate()
 
     def _connect(self) -> apsw.Connection:
@@ -98,7 +99,8 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[apsw.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT) under the process-wide writer lock.
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT) under the process-wide writer lock, durable once it
+        returns (WAL synced at COMMIT) unless the thread runs under `relaxed_commits()`.
 
         Nested use joins the outer transaction (savepoint), so a service can call another service.
         """
@@ -108,6 +110,10 @@ class Database:
                 with conn:  # apsw: savepoint inside the running transaction
                     yield conn
                 return
+            sync = "NORMAL" if getattr(self._local, "relaxed", False) else "FULL"
+            if sync != self._writer_sync:
+                conn.execute(f"PRAGMA synchronous={sync}")
+                self._writer_sync = sync
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -124,6 +130,19 @@ class Database:
                 raise
             for fn in _AFTER_COMMIT.pop(conn, {}).values():
                 fn()
+
+    @contextmanager
+    def relaxed_commits(self) -> Iterator[None]:
+        """Write transactions on this thread commit without syncing the WAL (synchronous=NORMAL): for the job
+        runner, whose work a power cut at most makes it redo (the job row commits with its results, and an
+        unfinished job runs again). Everything else commits with synchronous=FULL: a request is answered only
+        once its rows would survive a power cut, as with upstream's Postgres."""
+        before = getattr(self._local, "relaxed", False)
+        self._local.relaxed = True
+        try:
+            yield
+        finally:
+            self._local.relaxed = before
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:

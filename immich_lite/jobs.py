@@ -565,7 +565,8 @@ class JobRunner:
             if check is None:
                 self._full_look_at = time.monotonic()
             try:
-                wait = self._dispatch(check)
+                with self.ctx.db.relaxed_commits():  # claims: a lost one leaves the job waiting
+                    wait = self._dispatch(check)
             except Exception:  # noqa: BLE001 (keep dispatching; e.g. a transient database error)
                 log.exception("job dispatcher error")
                 wait = self.poll
@@ -679,7 +680,8 @@ class JobRunner:
 
     def _work(self, row: dict[str, Any]) -> None:
         try:
-            _run_and_retire(self.ctx, row, self.backoff)
+            with self.ctx.db.relaxed_commits():  # a job cut short by a power loss runs again
+                _run_and_retire(self.ctx, row, self.backoff)
         finally:
             self._release(row)
 

@@ -96,6 +96,13 @@ def _paused(ctx: Any, data: dict[str, Any]) -> JobStatus:
     return JobStatus.SUCCESS
 
 
+@jobs.register("TestSyncMode", Q)
+def _sync_mode(ctx: Any, data: dict[str, Any]) -> JobStatus:
+    with ctx.db.write() as conn:
+        _record("TestSyncMode", {"synchronous": conn.execute("PRAGMA synchronous").fetchone()["synchronous"]})
+    return JobStatus.SUCCESS
+
+
 @jobs.register("TestBlocking", Q)
 def _blocking(ctx: Any, data: dict[str, Any]) -> JobStatus:
     control["started"].set()
@@ -406,6 +413,16 @@ def test_jobs_queued_by_another_process_start_while_wake_ups_keep_coming(ctx: An
     finally:
         other.close()
         r.stop(5)
+
+
+def test_requests_commit_with_a_wal_sync_and_jobs_without(ctx: Any, runner: JobRunner) -> None:
+    full, normal = 2, 1  # PRAGMA synchronous values
+    with ctx.db.write() as conn:
+        assert conn.execute("PRAGMA synchronous").fetchone()["synchronous"] == full
+    put(ctx, "TestSyncMode")
+    assert _wait(lambda: names("TestSyncMode") == [{"synchronous": normal}])
+    with ctx.db.write() as conn:  # and back for the next request
+        assert conn.execute("PRAGMA synchronous").fetchone()["synchronous"] == full
 
 
 def test_after_commit_runs_once_per_key_after_commit_and_never_after_rollback(ctx: Any) -> None:
