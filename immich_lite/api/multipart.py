@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from immich_lite.errors import BadRequest, PayloadTooLarge
+from immich_lite.storage import start_writeback
 
 log = logging.getLogger("immich_lite.upload")
 MAX_PARTS = 100
@@ -118,6 +119,8 @@ class TempUpload:
                     # one buffer per hand-off: one write and one hash call, so one GIL round trip each
                     chunk = item[0] if len(item) == 1 else b"".join(item)
                     f.write(chunk)
+                    # writeback starts while the rest arrives, so the closing fsync waits for little
+                    start_writeback(f.fileno(), self.size, len(chunk))
                     sha1.update(chunk)
                     self.size += len(chunk)
                     if (waiter := self._waiter) is not None and self._queued - self.size <= MAX_QUEUED:
