@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import itsdangerous
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from immich_lite import admin
@@ -47,8 +48,11 @@ def state(ctx: Ctx, *, fresh: bool = False) -> dict[str, Any]:
     return cache["state"]
 
 
-def is_on(ctx: Ctx) -> bool:
-    return bool(state(ctx).get("isMaintenanceMode"))
+async def is_on(ctx: Ctx) -> bool:
+    """For the event loop: a stale cache is refreshed in a worker thread (never a SELECT on the loop)."""
+    if time.monotonic() - _cache(ctx)["at"] > CACHE_SECONDS:
+        await run_in_threadpool(state, ctx)
+    return bool(_cache(ctx)["state"].get("isMaintenanceMode"))
 
 
 def login_token(secret: str, username: str) -> str:
@@ -125,7 +129,7 @@ class MaintenanceGate:
     """ASGI middleware: while maintenance mode is on, 503 for /api/* except ALLOWED_PREFIXES.
 
     Mount outermost-but-one in create_app: `app.add_middleware(MaintenanceGate, ctx=ctx)`. Costs one primary-key
-    SELECT per second per process (the flag is cached for CACHE_SECONDS).
+    SELECT, in a worker thread, per second per process (the flag is cached for CACHE_SECONDS).
     """
 
     def __init__(self, app: ASGIApp, ctx: Ctx):
@@ -134,7 +138,7 @@ class MaintenanceGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope.get("path", "")
-            if path.startswith("/api/") and not path.startswith(ALLOWED_PREFIXES) and is_on(self.ctx):
+            if path.startswith("/api/") and not path.startswith(ALLOWED_PREFIXES) and await is_on(self.ctx):
                 await send({"type": "http.response.start", "status": 503,
                             "headers": [(b"content-type", b"application/json"),
                                         (b"content-length", str(len(_BODY)).encode()),
