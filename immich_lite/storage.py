@@ -119,8 +119,6 @@ def copy_hashing(src: Path, dest: Path, on_chunk: "Callable[[int], None] | None"
 def ensure_dir(path: Path) -> None:
     """`mkdir -p` whose new directories are durable: the parent of each directory it creates is fsynced (an
     fsync of a file's directory does not make that directory's own entry durable). One stat when it exists."""
-    if path.is_dir():
-        return
     missing = []
     while not path.is_dir():
         missing.append(path)
@@ -141,10 +139,9 @@ def move_into_place(tmp: Path, dest: Path) -> None:
 
 def commit_file(tmp: Path, dest: Path) -> None:
     """fsync the temp file, rename it into place, fsync the directory: durable before we acknowledge."""
-    ensure_dir(dest.parent)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
-    os.replace(tmp, dest)
+    move_into_place(tmp, dest)
     fsync_dir(dest.parent)
 
 

@@ -43,7 +43,6 @@ class TempUpload:
     round trip per flushed MiB cost the loop thread more than parsing the whole body (bench/upload.py).
     """
 
-    _DONE = object()
     _ABORT = object()
 
     def __init__(self, path: Path, filename: str):
@@ -57,7 +56,6 @@ class TempUpload:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._queued = 0  # bytes handed over (event loop writes it; the writer counts `size`)
         self._waiter: asyncio.Future[None] | None = None
-        self._then: Callable[[bytes], Any] | None = None
         self._result: asyncio.Future[Any] = self._loop.create_future()
         _WRITERS.submit(self._run)
 
@@ -83,8 +81,7 @@ class TempUpload:
         """All parts fed: fsync and close; returns the SHA-1 digest, or `then(digest)` run by the writer thread
         right after the fsync (its result or exception), which saves the caller a thread hop."""
         await self.feed()
-        self._then = then
-        self._queue.put(self._DONE)  # the queue hand-off publishes _then to the writer
+        self._queue.put(_Done(then))
         return await self._result
 
     async def abort(self) -> None:
@@ -112,9 +109,10 @@ class TempUpload:
                     item = self._queue.get()
                     if item is self._ABORT:
                         raise _Aborted
-                    if item is self._DONE:
+                    if isinstance(item, _Done):
                         f.flush()
                         os.fsync(f.fileno())
+                        then = item.then
                         break
                     # one buffer per hand-off: one write and one hash call, so one GIL round trip each
                     chunk = item[0] if len(item) == 1 else b"".join(item)
@@ -126,7 +124,7 @@ class TempUpload:
                     if (waiter := self._waiter) is not None and self._queued - self.size <= MAX_QUEUED:
                         self._loop.call_soon_threadsafe(_settle, waiter, None)
             digest = sha1.digest()
-            result = digest if self._then is None else self._then(digest)
+            result = digest if then is None else then(digest)
             self._loop.call_soon_threadsafe(self._ended, result, None)
         except BaseException as e:  # noqa: BLE001 (handed to the event loop)
             self._loop.call_soon_threadsafe(self._ended, None, e)
@@ -188,6 +186,12 @@ def _remove(path: Path) -> None:
 
 class _Aborted(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class _Done:
+    """The last hand-off of a file: fsync, then `then(digest)` if given."""
+    then: Callable[[bytes], Any] | None
 
 
 def _settle(fut: asyncio.Future[Any], value: Any) -> None:
