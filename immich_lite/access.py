@@ -162,7 +162,7 @@ USER_RULES: dict[str, tuple[Check, ...]] = {
     "asset.read": _ASSET_READ, "asset.view": _ASSET_READ, "asset.download": _ASSET_READ,
     "asset.share": (asset_owner_unlocked, asset_partner),
     "asset.update": (asset_owner,), "asset.delete": (asset_owner,), "asset.copy": (asset_owner,),
-    "asset.edit": (asset_owner,), "asset.derive": (asset_owner,), "asset.replace": (asset_owner,),
+    "asset.edit.create": (asset_owner,), "asset.edit.delete": (asset_owner,), "asset.derive": (asset_owner,), "asset.replace": (asset_owner,),
     "asset.upload": (_self,), "archive.read": (_self,), "timeline.download": (_self,),
     "timeline.read": (_self, timeline_partner),
     "album.read": (album_owner, _album_member("viewer")), "album.download": (album_owner, _album_member("viewer")),

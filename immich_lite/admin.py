@@ -18,6 +18,7 @@ import apsw
 
 from immich_lite import auth as authn
 from immich_lite import ids
+from immich_lite.backup import DB_NAME, restore_lock_path
 from immich_lite.db import Database
 from immich_lite.repos import session as session_repo
 from immich_lite.repos import system_metadata
@@ -25,7 +26,6 @@ from immich_lite.repos import user as user_repo
 
 MAINTENANCE_KEY = "maintenance-mode"  # upstream SystemMetadataKey.MaintenanceMode
 BUSY_TIMEOUT_MS = 5_000  # how long a command waits for a writer (server, backup, restore) before giving up
-DB_NAME = "immich-lite.db"
 
 
 class AdminError(Exception):
@@ -61,7 +61,7 @@ def open_db(data_dir: str | Path, *, create: bool = False) -> Iterator[Database]
 
 def _refuse_during_restore(root: Path) -> None:
     """`immich-lite restore` holds an flock on <parent>/.<name>.restore.lock while it swaps the data dir."""
-    lock = root.parent / f".{root.name}.restore.lock"
+    lock = restore_lock_path(root)
     if not lock.exists():
         return
     with open(lock, "rb") as f:

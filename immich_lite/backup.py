@@ -31,7 +31,8 @@ from typing import Any, TextIO
 
 import apsw
 
-from immich_lite.storage import FOLDERS, copy_hashing, fsync_dir, sha1_file
+from immich_lite.repos import marks
+from immich_lite.storage import FOLDERS, commit_file, copy_hashing, fsync_dir, move_into_place, sha1_file
 
 DB_NAME = "immich-lite.db"
 LOCK_NAME = "immich-lite.lock"  # held by `serve` for its lifetime; `restore` takes it too
@@ -95,6 +96,11 @@ def hold_lock(path: Path, what: str) -> Iterator[TextIO]:
         f.close()
 
 
+def restore_lock_path(data: Path) -> Path:
+    """The flock `restore` holds while it rebuilds and swaps data dir `data` (admin commands check it)."""
+    return data.parent / f".{data.name}.restore.lock"
+
+
 def lock_data_dir(data: Path) -> TextIO:
     """Lock a data dir for a server's lifetime (keep the returned file open; closing it unlocks).
 
@@ -156,10 +162,7 @@ def snapshot_db(src_db: Path, dest: Path) -> None:
     if problems:
         tmp.unlink(missing_ok=True)
         raise BackupError(f"database snapshot failed integrity_check: {'; '.join(problems[:5])}")
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, dest)
-    fsync_dir(dest.parent)
+    commit_file(tmp, dest)
 
 
 def referenced_files(db_file: Path, with_derived: bool = False) -> list[dict[str, Any]]:
@@ -173,8 +176,7 @@ def referenced_files(db_file: Path, with_derived: bool = False) -> list[dict[str
             sha = checksum.hex() if isinstance(checksum, bytes) and algo == "sha1" and len(checksum) == 20 else None
             out[path] = {"path": path, "kind": "original", "sha1": sha}
         types = ("sidecar", *DERIVED_TYPES) if with_derived else ("sidecar",)
-        marks = ",".join("?" * len(types))
-        for path, kind in conn.execute(f"SELECT path, type FROM asset_file WHERE type IN ({marks})", types):
+        for path, kind in conn.execute(f"SELECT path, type FROM asset_file WHERE type IN ({marks(types)})", types):
             out.setdefault(path, {"path": path, "kind": kind, "sha1": None})
         for (path,) in conn.execute("SELECT profile_image_path FROM \"user\" WHERE profile_image_path != ''"):
             out.setdefault(path, {"path": path, "kind": "profile", "sha1": None})
@@ -254,11 +256,9 @@ def backup(data: Path, dest: Path, *, with_derived: bool = False, progress: Prog
                 result.skipped += 1
             else:
                 tmp = store / "incoming.tmp"
-                tmp.parent.mkdir(parents=True, exist_ok=True)
                 sha, size = _copy_hashing(src, tmp, progress)
                 obj = _store_path(store, sha)
-                obj.parent.mkdir(exist_ok=True)
-                os.replace(tmp, obj)
+                move_into_place(tmp, obj)
                 fsync_dir(obj.parent)
                 result.copied += 1
                 result.bytes_copied += size
@@ -403,7 +403,7 @@ def restore(src: Path, data: Path, *, keep_old: bool = True, progress: Progress 
     snapshot, store = resolve_snapshot(src)
     data = data.expanduser().resolve()
     data.parent.mkdir(parents=True, exist_ok=True)
-    with hold_lock(data.parent / f".{data.name}.restore.lock", f"another restore into {data} is running"):
+    with hold_lock(restore_lock_path(data), f"another restore into {data} is running"):
         lock = acquire_lock(data / LOCK_NAME, f"refusing to restore: {data} is in use by a running immich-lite "
                             "server; stop it first") if data.exists() else None
         try:

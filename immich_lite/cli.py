@@ -213,16 +213,12 @@ def _queue_rebuild(data: Path, run_now: bool) -> int:
 
 # --- admin: upstream's immich-admin commands (logic in immich_lite.admin) -----------------------------------
 
-_admin_data_dir = click.option("--data-dir", "data_dir", default=None,
-                               help="The data dir [env IMMICH_LITE_DATA_DIR; default ./immich-data]")
-
-
 def _admin(fn: Callable[..., Any], data_dir: str | None, *, create: bool = False) -> Any:
     """Run fn(db) on the data dir's database; AdminError (missing, locked, refused) -> message and exit 1."""
     from immich_lite import admin  # noqa: PLC0415
 
     try:
-        with admin.open_db(Settings.load({"data_dir": data_dir}).data_path, create=create) as db:
+        with admin.open_db(_data_dir(data_dir), create=create) as db:
             return fn(db)
     except admin.AdminError as e:
         raise click.ClickException(str(e)) from None
@@ -239,7 +235,7 @@ def admin_group() -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="The admin's password (prompted for when omitted).")
 @click.option("--force", is_flag=True, help="Create another admin even if one exists.")
-@_admin_data_dir
+@data_dir_option
 def admin_create_admin(email: str, name: str, password: str, force: bool, data_dir: str | None) -> None:
     """Create the admin account (as the web's first sign-up); refuses if an admin exists unless --force."""
     from immich_lite import admin  # noqa: PLC0415
@@ -252,7 +248,7 @@ def admin_create_admin(email: str, name: str, password: str, force: bool, data_d
 @click.argument("email")
 @click.option("--password", default=None, help="The new password; prompted for when omitted (blank: a random one).")
 @click.option("--invalidate-sessions", is_flag=True, help="Also log the user out of every device.")
-@_admin_data_dir
+@data_dir_option
 def admin_reset_password(email: str, password: str | None, invalidate_sessions: bool, data_dir: str | None) -> None:
     """Reset any user's password (upstream's reset-admin-password); a random one must be changed at next login."""
     from immich_lite import admin  # noqa: PLC0415
@@ -272,7 +268,7 @@ def admin_reset_password(email: str, password: str | None, invalidate_sessions: 
 
 @admin_group.command("list-users")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@_admin_data_dir
+@data_dir_option
 def admin_list_users(as_json: bool, data_dir: str | None) -> None:
     """List every user (deleted ones too) with id, email, name, admin flag and status."""
     import json  # noqa: PLC0415
@@ -292,7 +288,7 @@ def admin_list_users(as_json: bool, data_dir: str | None) -> None:
 
 @admin_group.command("maintenance")
 @click.argument("action", type=click.Choice(["enable", "disable", "status"]))
-@_admin_data_dir
+@data_dir_option
 def admin_maintenance(action: str, data_dir: str | None) -> None:
     """Enable or disable maintenance mode (the API answers 503 meanwhile), or show its status."""
     from immich_lite import admin  # noqa: PLC0415
@@ -307,7 +303,7 @@ def admin_maintenance(action: str, data_dir: str | None) -> None:
 
 
 @admin_group.command("jobs")
-@_admin_data_dir
+@data_dir_option
 def admin_jobs(data_dir: str | None) -> None:
     """Show the job queues: active, waiting, delayed, paused and failed counts."""
     from immich_lite import admin  # noqa: PLC0415
@@ -351,7 +347,7 @@ def import_cmd(paths: tuple[Path, ...], email: str, data_dir: str | None, album_
         click.echo(f"Error: no database at {data / bk.DB_NAME} (start the server once, or run admin create-admin)",
                    err=True)
         sys.exit(2)
-    for name in (*JOB_MODULES, "immich_lite.services.library"):  # library: until app.JOB_MODULES lists it
+    for name in JOB_MODULES:
         importlib.import_module(name)
     try:  # no server: hold the lock so none starts mid-import, and run the jobs here
         lock = bk.lock_data_dir(data)

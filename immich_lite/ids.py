@@ -59,6 +59,11 @@ def now_iso() -> str:
     return iso(utcnow())  # type: ignore[return-value]
 
 
+def stored_iso(value: str | None) -> str | None:
+    """A client's ISO-8601 timestamp in the stored format (so stored values compare as text); None stays None."""
+    return iso(parse_iso(value)) if value else None
+
+
 def parse_iso(value: str) -> datetime:
     """Parse an ISO-8601 timestamp; naive values are taken as UTC."""
     v = value.strip()

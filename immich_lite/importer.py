@@ -22,7 +22,7 @@ from immich_lite import ids
 from immich_lite.ctx import Ctx
 from immich_lite.media import mime
 from immich_lite.repos import asset as repo
-from immich_lite.storage import copy_hashing, fsync_dir, sha1_file
+from immich_lite.storage import copy_hashing, fsync_dir, move_into_place, sha1_file
 
 EXTRACT_METADATA = "AssetExtractMetadata"
 Progress = Callable[[str, int], None]
@@ -68,11 +68,6 @@ def collect(paths: list[Path]) -> Iterator[Path]:
                     yield Path(dirpath) / name
 
 
-def _copy_to_tmp(src: Path, tmp: Path) -> tuple[bytes, int]:
-    """Copy (fsynced) and hash the bytes actually written."""
-    return copy_hashing(src, tmp)
-
-
 def _album_for(conn: Any, owner_id: str, name: str, cache: dict[str, str], result: ImportResult) -> str:
     if name in cache:
         return cache[name]
@@ -106,7 +101,7 @@ def import_file(ctx: Ctx, owner_id: str, src: Path, *, album: str | None = None,
     tmp = ctx.storage.root / "tmp" / f"{asset_id}.upload"
     dest = ctx.storage.upload_path(owner_id, asset_id, ext)
     try:
-        copied, size = _copy_to_tmp(src, tmp)
+        copied, size = copy_hashing(src, tmp)  # fsynced; the hash of the bytes actually written
         if copied != checksum:
             raise ValueError("the file changed while it was being imported")
         if size == 0:
@@ -132,8 +127,7 @@ def import_file(ctx: Ctx, owner_id: str, src: Path, *, album: str | None = None,
                 _add_to_album(conn, owner_id, album, asset_id, albums if albums is not None else {}, result)
             jobs.enqueue(conn, jobs.JobName(EXTRACT_METADATA), {"id": asset_id, "source": "upload"})
             # in place before COMMIT: a job runner in another process never sees the row without its file
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, dest)
+            move_into_place(tmp, dest)
             try:
                 os.utime(dest, (st.st_atime, st.st_mtime))
             except OSError:

@@ -88,7 +88,7 @@ def cron_due(ctx: Ctx, now: datetime | None = None) -> list[CronSchedule]:
         signature = expression if enabled else None
         state = system_metadata.get(reader, CRON_PREFIX + sched.key) or {}
         if state.get("lastRun") is None or state.get("signature") != signature:
-            reset.append(sched)
+            reset.append((sched.key, signature))
             continue
         if not enabled:
             continue
@@ -101,10 +101,8 @@ def cron_due(ctx: Ctx, now: datetime | None = None) -> list[CronSchedule]:
             result.append(sched)
     if reset:
         with ctx.db.write() as conn:
-            for sched in reset:
-                enabled = bool(_lookup(config, sched.enabled))
-                signature = str(_lookup(config, sched.expression) or "") if enabled else None
-                system_metadata.set(conn, CRON_PREFIX + sched.key, {"lastRun": now.isoformat(), "signature": signature})
+            for key, signature in reset:
+                system_metadata.set(conn, CRON_PREFIX + key, {"lastRun": now.isoformat(), "signature": signature})
     return result
 
 

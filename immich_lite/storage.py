@@ -4,15 +4,17 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import logging
 import os
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+log = logging.getLogger("immich_lite.storage")
 FOLDERS = ("upload", "thumbs", "encoded-video", "profile", "library", "backups", "tmp")
 
 
@@ -54,6 +56,28 @@ class Storage:
     def absolute(self, stored: str) -> Path:
         p = Path(stored)
         return p if p.is_absolute() else self.root / p
+
+    def remove(self, stored: Iterable[str | Path]) -> None:
+        """Delete stored files (paths as kept in the database, or absolute), each once; called after the COMMIT
+        that forgot them, so a crash leaves a stray file, never a row pointing at nothing. Never outside the data
+        dir (whatever a row says), and a failure is logged, not raised: the rows are already gone."""
+        for path in dict.fromkeys(str(s) for s in stored if s):
+            p = self.absolute(path)
+            if not parts_inside(self.root, p):
+                log.warning("not deleting %s: outside the data dir", path)
+                continue
+            try:
+                p.unlink(missing_ok=True)
+            except OSError as e:
+                log.warning("could not delete %s: %s", path, e)
+
+
+def parts_inside(root: Path, path: Path) -> tuple[str, ...]:
+    """The parts of `path` below `root`, both resolved (symlinks, ..); () when it is not strictly inside."""
+    try:
+        return path.resolve().relative_to(root.resolve()).parts
+    except (ValueError, OSError):
+        return ()
 
 
 def _sync_file_range() -> Callable[[int, int, int, int], int] | None:

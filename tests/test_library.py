@@ -9,6 +9,7 @@ from typing import Any
 from immich_lite import jobs
 from immich_lite.services.library import is_excluded
 from tests.conftest import CORPUS, Actor, assert_error, assert_schema
+from tests.helpers.upload import upload
 
 
 def external_tree(tmp_path: Path) -> Path:
@@ -143,6 +144,35 @@ def test_deleting_an_external_asset_never_deletes_the_users_file(client: Any, ad
     admin.post(f"/api/libraries/{lib['id']}/scan")
     jobs.drain(ctx)
     asset_id = ctx.db.reader().execute("SELECT id FROM asset WHERE library_id = ?", (lib["id"],)).fetchone()["id"]
+    uploaded = CORPUS / "png" / sorted(p.name for p in (CORPUS / "png").iterdir())[0]
+    assert upload(admin, uploaded).status_code == 201
+    usage = admin.get("/api/users/me").json()["quotaUsageInBytes"]
+    assert usage == uploaded.stat().st_size
     admin.delete("/api/assets", json={"ids": [asset_id], "force": True})
     jobs.drain(ctx)
     assert mine.exists() and mine.read_bytes() == (CORPUS / "jpeg" / "mongolia.jpeg").read_bytes()
+    # as upstream: a library asset never counted towards its owner's usage, so deleting it takes nothing off
+    assert admin.get("/api/users/me").json()["quotaUsageInBytes"] == usage
+
+
+def test_deleting_a_library_never_deletes_files_outside_the_data_dir(client: Any, admin: Any, tmp_path: Any) -> None:
+    ctx = client.app.state.ctx
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy2(CORPUS / "jpeg" / "mongolia.jpeg", folder / "a.jpg")
+    # beside the data dir (tmp_path/data) with its name as a prefix: a string prefix test took it for inside
+    victim = tmp_path / "data2" / "victim.jpg"
+    victim.parent.mkdir()
+    victim.write_bytes(b"not ours")
+    lib = admin.post("/api/libraries", json={"ownerId": admin.id, "importPaths": [str(folder)]}).json()
+    admin.post(f"/api/libraries/{lib['id']}/scan")
+    jobs.drain(ctx)
+    asset_id = ctx.db.reader().execute("SELECT id FROM asset WHERE library_id = ?", (lib["id"],)).fetchone()["id"]
+    with ctx.db.write() as conn:  # a derived-file row pointing outside (a damaged or hostile database)
+        conn.execute("UPDATE asset_file SET path = ? WHERE asset_id = ? AND type = 'preview'", (str(victim), asset_id))
+        assert conn.changes() == 1
+    assert admin.delete(f"/api/libraries/{lib['id']}").status_code == 204
+    jobs.drain(ctx)
+    assert library_assets(ctx, lib["id"]) == {}
+    assert victim.read_bytes() == b"not ours"
+    assert (folder / "a.jpg").exists()

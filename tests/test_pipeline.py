@@ -10,6 +10,7 @@ import pyvips
 
 from immich_lite import jobs
 from tests.conftest import CORPUS, Actor, assert_schema
+from tests.helpers.app import admin_app
 from tests.helpers.upload import upload
 from tests.media.test_exif import KNOWN_DIFFERENCES as _MEDIA_KNOWN
 
@@ -30,17 +31,7 @@ UNDECODABLE = {p for p, v in BY_PATH.items() if p.startswith(("broken/truncated"
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One server with the whole accepted corpus uploaded and processed (module-scoped: it takes a while)."""
-    from starlette.testclient import TestClient
-
-    from immich_lite.app import create_app
-    from immich_lite.config import Settings
-    from tests.conftest import ADMIN, login
-
-    app = create_app(Settings(data_dir=str(tmp_path_factory.mktemp("lib") / "data"), workers=2))
-    with TestClient(app) as client:
-        client.post("/api/auth/admin-sign-up", json=ADMIN)
-        data = login(client, ADMIN["email"], ADMIN["password"])
-        admin = Actor(client, data["accessToken"], data["userId"], ADMIN["email"], ADMIN["password"])
+    with admin_app(tmp_path_factory.mktemp("lib") / "data", workers=2) as (app, admin):
         ids: dict[str, str] = {}
         statuses: dict[str, int] = {}
         for rel in sorted(BY_PATH):

@@ -14,7 +14,8 @@ import pytest
 from immich_lite import ids, jobs
 from immich_lite.app import route_table
 from immich_lite.repos import timeline as repo
-from tests.conftest import ADMIN, CORPUS, Actor, assert_error, assert_schema, login, make_user
+from tests.conftest import CORPUS, Actor, assert_error, assert_schema, make_user
+from tests.helpers.app import admin_app
 from tests.helpers.upload import upload
 
 WITH_PARTNERS_ERROR = "withPartners is only supported for non-archived, non-trashed, non-favorited, non-locked assets"
@@ -131,16 +132,7 @@ CORPUS_FILES = ["jpeg/PXL_20231006_063000139.jpg", "jpeg/thompson-springs.jpg", 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from starlette.testclient import TestClient
-
-    from immich_lite.app import create_app
-    from immich_lite.config import Settings
-
-    app = create_app(Settings(data_dir=str(tmp_path_factory.mktemp("timeline") / "data"), workers=1))
-    with TestClient(app) as client:
-        client.post("/api/auth/admin-sign-up", json=ADMIN)
-        data = login(client, ADMIN["email"], ADMIN["password"])
-        owner = Actor(client, data["accessToken"], data["userId"], ADMIN["email"], ADMIN["password"])
+    with admin_app(tmp_path_factory.mktemp("timeline") / "data", workers=1) as (app, owner):
         named = {rel: upload(owner, CORPUS / rel).json()["id"] for rel in CORPUS_FILES}
         named["tokyo"] = put(owner, taken="2025-01-01T11:06:47+09:00", lat=35.7142, lon=139.7963)
         named["india"] = put(owner, taken="2023-03-08T12:31:05+05:30")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from immich_lite.api.routing import route
-from immich_lite.services import asset, trash
+from immich_lite.services import asset, asset_edit, trash
 
 ROUTES = [
     route("getAssetStatistics", lambda ctx, auth, c: asset.statistics(ctx, auth, c.query)),
@@ -19,9 +19,9 @@ ROUTES = [
     route("deleteBulkAssetMetadata", lambda ctx, auth, c: asset.delete_bulk_metadata(ctx, auth, c.body)),
     route("copyAsset", lambda ctx, auth, c: asset.copy(ctx, auth, c.body)),
     route("runAssetJobs", lambda ctx, auth, c: asset.run_jobs(ctx, auth, c.body)),
-    route("getAssetEdits", lambda ctx, auth, c: asset.get_edits(ctx, auth, c.params["id"])),
-    route("editAsset", lambda ctx, auth, c: asset.edit(ctx, auth, c.params["id"], c.body)),
-    route("removeAssetEdits", lambda ctx, auth, c: asset.remove_edits(ctx, auth, c.params["id"])),
+    route("getAssetEdits", lambda ctx, auth, c: asset_edit.get(ctx, auth, c.params["id"])),
+    route("editAsset", lambda ctx, auth, c: asset_edit.edit(ctx, auth, c.params["id"], c.body)),
+    route("removeAssetEdits", lambda ctx, auth, c: asset_edit.remove(ctx, auth, c.params["id"])),
     route("getAssetOcr", lambda ctx, auth, c: asset.get_ocr(ctx, auth, c.params["id"])),
     # Trash
     route("restoreTrash", lambda ctx, auth, c: trash.restore(ctx, auth)),

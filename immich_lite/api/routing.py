@@ -7,7 +7,7 @@ or a Starlette Response (files, streams) passed through.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -59,13 +59,18 @@ class RouteDef:
 
 
 def route(op_id: str, handler: Callable[..., Any], *, patch_twin: bool = False, raw: bool = False,
-          status: int | None = None, prepare: Handler | None = None) -> RouteDef:
+          status: int | None = None, prepare: Handler | None = None, resolves_caller: bool = False) -> RouteDef:
     """One row of a route table. `patch_twin` adds upstream's hidden PATCH for a PUT (API-NOTES §1).
+
+    `resolves_caller`: the handler works out who is calling itself, so the adapter authenticates nothing (the
+    shared-link login: a password link only resolves once the cookie this route sets exists).
 
     `prepare` (raw routes only) runs in the same threadpool call as authentication, before the body is read;
     its result is `call.prepared` (one hand-off instead of two for the database reads an upload needs first).
     """
     op = spec.operations()[op_id]
+    if resolves_caller:
+        op = replace(op, public=True)
     methods = (op.method, "PATCH") if patch_twin else (op.method,)
     return RouteDef(op=op, handler=handler, raw=raw, methods=methods, status=status, prepare=prepare)
 

@@ -55,8 +55,7 @@ def _page(ctx: Ctx, param: str):  # type: ignore[no-untyped-def]
     async def page(request: Request) -> Response:
         value = request.path_params[param]
         base = f"{request.url.scheme}://{request.url.netloc}"
-        kwargs = {"key": value} if param == "key" else {"slug": value}
-        valid, tags = await run_in_threadpool(lambda: svc.metadata_tags(ctx, base_url=base, **kwargs))
+        valid, tags = await run_in_threadpool(lambda: svc.metadata_tags(ctx, base_url=base, **{param: value}))
         return HTMLResponse(render(tags, valid=valid), status_code=200 if valid else 404,
                             headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                                      "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"})

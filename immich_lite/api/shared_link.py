@@ -1,7 +1,6 @@
 """Shared links: owner CRUD, individual-link assets, and the link caller's /me and /login."""
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -31,18 +30,11 @@ async def _login(ctx: Ctx, auth: Any, call: Call) -> Response:
     return await run_in_threadpool(work)
 
 
-def _login_route() -> Any:
-    # auth.resolve refuses a password link until its cookie exists, so this one route resolves the link itself
-    # (svc.login: key/slug, expiry, owner, then the password); marked public so the adapter skips route auth.
-    rd = route("sharedLinkLogin", _login, raw=True)
-    rd.op = dataclasses.replace(rd.op, public=True)
-    return rd
-
-
 ROUTES = [
     route("getAllSharedLinks", lambda ctx, auth, c: svc.get_all(ctx, auth, c.query)),
     route("createSharedLink", lambda ctx, auth, c: svc.create(ctx, auth, c.body)),
-    _login_route(),
+    # svc.login resolves the link itself: key/slug, expiry, owner, then the password
+    route("sharedLinkLogin", _login, raw=True, resolves_caller=True),
     route("getMySharedLink", lambda ctx, auth, c: svc.get_mine(ctx, auth)),
     route("getSharedLinkById", lambda ctx, auth, c: svc.get(ctx, auth, c.params["id"])),
     route("updateSharedLink", lambda ctx, auth, c: svc.update(ctx, auth, c.params["id"], c.body)),

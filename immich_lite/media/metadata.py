@@ -73,13 +73,6 @@ class Metadata:
     colorspace: str | None = None
     file_size: int = 0
 
-    @property
-    def is_srgb(self) -> bool:
-        """Immich: media.service.ts isSRGB -- decides sRGB vs the configured (P3) thumbnail colorspace."""
-        if self.colorspace or self.profile_description:
-            return any("srgb" in (s or "").lower() for s in (self.colorspace, self.profile_description))
-        return self.bits_per_sample == 8
-
 
 def _number(value: Any) -> float | int | None:
     """Immich: validate() -- first of a list; strings are parse failures; NaN/inf/out of int range -> None."""

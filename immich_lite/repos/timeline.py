@@ -167,19 +167,13 @@ def _columns(f: TimelineFilter) -> list[tuple[str, str, str]]:
             *(_STACK if f.with_stacked else [])]
 
 
-def timeline_partner_ids(conn: Any, user_id: str) -> list[str]:
-    """Partners who share with `user_id` and whom they show in their timeline (getMyPartnerIds timelineEnabled)."""
+def partner_ids(conn: Any, user_id: str, *, in_timeline: bool = False) -> list[str]:
+    """Partners who share with `user_id` (getMyPartnerIds); `in_timeline`: only those shown in their timeline
+    (timelineEnabled)."""
+    only = " AND p.in_timeline = 1" if in_timeline else ""
     return [r[0] for r in _tuples(
         conn, 'SELECT p.shared_by_id FROM partner p JOIN "user" u ON u.id = p.shared_by_id '
-              "WHERE p.shared_with_id = ? AND p.in_timeline = 1 AND u.deleted_at IS NULL ORDER BY p.shared_by_id",
-        [user_id])]
-
-
-def partner_ids(conn: Any, user_id: str) -> list[str]:
-    """Every partner who shares with `user_id` (getMyPartnerIds without timelineEnabled)."""
-    return [r[0] for r in _tuples(
-        conn, 'SELECT p.shared_by_id FROM partner p JOIN "user" u ON u.id = p.shared_by_id '
-              "WHERE p.shared_with_id = ? AND u.deleted_at IS NULL ORDER BY p.shared_by_id", [user_id])]
+              f"WHERE p.shared_with_id = ?{only} AND u.deleted_at IS NULL ORDER BY p.shared_by_id", [user_id])]
 
 
 def album_ids(conn: Any, user_id: str) -> list[str]:

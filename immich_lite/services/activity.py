@@ -5,7 +5,6 @@ from typing import Any
 
 from immich_lite import ids
 from immich_lite.access import require_access
-from immich_lite.api.routing import Reply
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
 from immich_lite.dto.user import map_user
@@ -68,7 +67,8 @@ def statistics(ctx: Ctx, auth: AuthContext, q: dict[str, Any]) -> dict[str, int]
     return {"comments": int(r["comments"]), "likes": int(r["likes"])}
 
 
-def create(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> Reply:
+def create(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """(ActivityResponseDto, created): an existing like is answered, not duplicated."""
     kind = dto["type"]
     comment = dto.get("comment")
     if kind == "comment" and not (comment and comment.strip()):
@@ -81,7 +81,7 @@ def create(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> Reply:
         if kind == "like":
             found = _search(conn, album_id=dto["albumId"], user_id=auth.user_id, asset_id=asset_id, is_liked=True)
             if found:
-                return Reply(_map(conn, found[0]), status=200)
+                return _map(conn, found[0]), False
         now = ids.now_iso()
         aid = ids.new_id()
         conn.execute("INSERT INTO activity (id, album_id, user_id, asset_id, comment, is_liked, created_at, "
@@ -89,7 +89,7 @@ def create(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> Reply:
                      (aid, dto["albumId"], auth.user_id, asset_id, comment if kind == "comment" else None,
                       int(kind == "like"), now, now))
         row = conn.execute("SELECT * FROM activity WHERE id = ?", (aid,)).fetchone()
-        return Reply(_map(conn, dict(row)), status=201)
+        return _map(conn, dict(row)), True
 
 
 def delete(ctx: Ctx, auth: AuthContext, activity_id: str) -> None:

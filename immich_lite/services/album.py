@@ -10,12 +10,12 @@ from typing import Any
 from immich_lite.access import check_access, require_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
-from immich_lite.services.bulk_ids import plan_add, plan_remove
 from immich_lite.dto.album import day_start, map_album, map_marker, sort_users
 from immich_lite.errors import BadRequest
 from immich_lite.repos import album as repo
 from immich_lite.repos import user as user_repo
 from immich_lite.services import preferences
+from immich_lite.services.bulk_ids import plan_add, plan_remove
 from immich_lite.spec import parse_uuid
 
 Row = dict[str, Any]

@@ -11,6 +11,7 @@ from immich_lite.ctx import Ctx
 from immich_lite.dto.asset import map_asset
 from immich_lite.errors import BadRequest
 from immich_lite.repos import asset as repo
+from immich_lite.repos import marks
 from immich_lite.repos import user as user_repo
 
 DELETE_JOB = "AssetDelete"
@@ -133,9 +134,9 @@ def _flag_values(conn: Any, dto: dict[str, Any], asset_ids: list[str]) -> dict[s
 
 def _remove_from_shares(conn: Any, asset_ids: list[str]) -> None:
     """Locking an asset takes it out of albums and links (issue #29526, for single and bulk updates)."""
-    marks = ",".join("?" * len(asset_ids))
-    conn.execute(f"DELETE FROM album_asset WHERE asset_id IN ({marks})", asset_ids)
-    conn.execute(f"DELETE FROM shared_link_asset WHERE asset_id IN ({marks})", asset_ids)
+    m = marks(asset_ids)
+    conn.execute(f"DELETE FROM album_asset WHERE asset_id IN ({m})", asset_ids)
+    conn.execute(f"DELETE FROM shared_link_asset WHERE asset_id IN ({m})", asset_ids)
 
 
 def update_all(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
@@ -304,24 +305,6 @@ def run_jobs(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
             return
         for aid in asset_ids:
             jobs.enqueue(conn, jobs.JobName(name), {"id": aid})
-
-
-def get_edits(ctx: Ctx, auth: AuthContext, asset_id: str) -> dict[str, Any]:
-    from immich_lite.services import asset_edit  # noqa: PLC0415
-
-    return asset_edit.get(ctx, auth, asset_id)
-
-
-def edit(ctx: Ctx, auth: AuthContext, asset_id: str, dto: dict[str, Any]) -> dict[str, Any]:
-    from immich_lite.services import asset_edit  # noqa: PLC0415
-
-    return asset_edit.edit(ctx, auth, asset_id, dto)
-
-
-def remove_edits(ctx: Ctx, auth: AuthContext, asset_id: str) -> None:
-    from immich_lite.services import asset_edit  # noqa: PLC0415
-
-    asset_edit.remove(ctx, auth, asset_id)
 
 
 # --- copy: carry albums, links, stack, favourite and sidecar over to another asset (upstream AssetService.copy) --

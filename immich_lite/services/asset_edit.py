@@ -20,7 +20,7 @@ from typing import Any
 import pyvips
 
 from immich_lite import ids
-from immich_lite.access import check_access
+from immich_lite.access import require_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
 from immich_lite.dto.sync import map_sync_asset
@@ -108,18 +108,10 @@ def map_sync_edit(e: dict[str, Any], asset_id: str) -> dict[str, Any]:
             "sequence": e["sequence"]}
 
 
-def _require(conn: Any, auth: AuthContext, permission: str, asset_id: str) -> None:
-    # immich-lite has one owner-only rule for edits ("asset.edit"); the message names upstream's permission
-    if check_access(conn, auth, "asset.edit", [asset_id]) != {asset_id}:
-        raise BadRequest(f"Not found or no {permission} access")
-
-
 # --- API ------------------------------------------------------------------------------------------------------
 
 def get(ctx: Ctx, auth: AuthContext, asset_id: str) -> dict[str, Any]:
     """GET /assets/{id}/edits: upstream checks asset.read (album members and partners may read them)."""
-    from immich_lite.access import require_access  # noqa: PLC0415
-
     with ctx.db.read() as conn:
         require_access(conn, auth, "asset.read", [asset_id])
         return {"assetId": asset_id, "edits": [_item(e) for e in load(conn, asset_id)]}
@@ -129,7 +121,7 @@ def edit(ctx: Ctx, auth: AuthContext, asset_id: str, dto: dict[str, Any]) -> dic
     """PUT /assets/{id}/edits: replace the whole edit list and queue the edited renditions."""
     edits = parse_edits(dto)
     with ctx.db.write() as conn:
-        _require(conn, auth, "asset.edit.create", asset_id)
+        require_access(conn, auth, "asset.edit.create", [asset_id])
         a = repo.get(conn, asset_id)
         exif = repo.get_exif(conn, asset_id)
         if a is None or exif is None:
@@ -169,13 +161,13 @@ def edit(ctx: Ctx, auth: AuthContext, asset_id: str, dto: dict[str, Any]) -> dic
 def remove(ctx: Ctx, auth: AuthContext, asset_id: str) -> None:
     """DELETE /assets/{id}/edits: drop the list and the edited files at once; the job restores size/thumbhash."""
     with ctx.db.write() as conn:
-        _require(conn, auth, "asset.edit.delete", asset_id)
+        require_access(conn, auth, "asset.edit.delete", [asset_id])
         if repo.get(conn, asset_id) is None:
             raise BadRequest("Asset not found")
         conn.execute("DELETE FROM asset_edit WHERE asset_id = ?", (asset_id,))
         stale = _drop_edited_files(conn, asset_id)
         enqueue(conn, JobName.ASSET_EDIT_THUMBNAIL_GENERATION, {"id": asset_id})
-    _unlink(ctx, stale)
+    ctx.storage.remove(stale)
 
 
 def _drop_edited_files(conn: Any, asset_id: str, keep: frozenset[str] | set[str] = frozenset()) -> list[str]:
@@ -184,14 +176,6 @@ def _drop_edited_files(conn: Any, asset_id: str, keep: frozenset[str] | set[str]
     for f in rows:
         conn.execute("DELETE FROM asset_file WHERE id = ?", (f["id"],))
     return [f["path"] for f in rows]
-
-
-def _unlink(ctx: Ctx, stored: list[str]) -> None:
-    for path in stored:
-        try:
-            ctx.storage.absolute(path).unlink(missing_ok=True)
-        except OSError as e:
-            log.warning("could not delete %s: %s", path, e)
 
 
 # --- rendering ------------------------------------------------------------------------------------------------
@@ -254,7 +238,9 @@ def render(ctx: Ctx, a: dict[str, Any], exif: dict[str, Any] | None, edits: list
            cfg: dict[str, Any], work: Path) -> tuple[dict[str, tuple[Path, str]], bytes, tuple[int, int]]:
     """Edited fullsize, preview and thumbnail into `work`: {kind: (temp file, format)}, thumbhash, edited size."""
     image = _decode(ctx, a, exif, None, cfg["colorspace"], work)
-    reference = oriented_size(exif) if oriented_size(exif)[0] else (image.width, image.height)
+    reference = oriented_size(exif)
+    if not reference[0]:
+        reference = (image.width, image.height)
     try:
         image = apply_edits(image, edits, reference).copy_memory()
         out: dict[str, tuple[Path, str]] = {}
@@ -313,7 +299,8 @@ def generate_edited(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
             thumbhash = None  # no edits: still drop the edited files, keep the current thumbhash
         with ctx.db.write() as wconn:
             current = repo.get(wconn, asset_id)
-            if current is None or [e["id"] for e in load(wconn, asset_id)] != [e["id"] for e in edits]:
+            current_edits = load(wconn, asset_id)  # unchanged below: only asset_file and asset rows are written
+            if current is None or [e["id"] for e in current_edits] != [e["id"] for e in edits]:
                 return JobStatus.SKIPPED
             stale = _drop_edited_files(wconn, asset_id, keep=set(rendered))
             for kind, (tmp, fmt) in rendered.items():
@@ -331,8 +318,7 @@ def generate_edited(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
             if values:
                 repo.update(wconn, asset_id, **values)
             fresh = repo.get(wconn, asset_id)
-            current_edits = load(wconn, asset_id)
-        _unlink(ctx, stale)
+        ctx.storage.remove(stale)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if ctx.events and fresh is not None:

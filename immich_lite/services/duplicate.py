@@ -7,12 +7,13 @@ import logging
 from typing import Any
 
 from immich_lite import ids
-from immich_lite.access import check_access, require_access
+from immich_lite.access import check_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
 from immich_lite.errors import BadRequest
 from immich_lite.repos import album as album_repo
 from immich_lite.repos import asset as asset_repo
+from immich_lite.repos import marks
 from immich_lite.repos import tag as tag_repo
 from immich_lite.services import asset as asset_service
 from immich_lite.services.asset import load_response
@@ -28,10 +29,9 @@ def _owned_groups(conn: Any, auth: AuthContext, duplicate_ids: list[str]) -> set
     """Upstream DuplicateAccess.checkOwnerAccess: a live asset of mine carries the id."""
     if not duplicate_ids:
         return set()
-    marks = ",".join("?" * len(duplicate_ids))
     return {r["duplicate_id"] for r in conn.execute(
         f"SELECT DISTINCT duplicate_id FROM asset WHERE owner_id = ? AND deleted_at IS NULL "
-        f"AND duplicate_id IN ({marks})", [auth.user_id, *duplicate_ids])}
+        f"AND duplicate_id IN ({marks(duplicate_ids)})", [auth.user_id, *duplicate_ids])}
 
 
 def _require_groups(conn: Any, auth: AuthContext, duplicate_ids: list[str]) -> None:
@@ -97,14 +97,13 @@ def delete_all(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
         _require_groups(conn, auth, duplicate_ids)
         if duplicate_ids:
             conn.execute(f"UPDATE asset SET duplicate_id = NULL, updated_at = ? WHERE owner_id = ? "
-                         f"AND duplicate_id IN ({','.join('?' * len(duplicate_ids))})",
+                         f"AND duplicate_id IN ({marks(duplicate_ids)})",
                          [ids.now_iso(), auth.user_id, *duplicate_ids])
 
 
 def resolve(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> list[dict[str, Any]]:
     groups = dto["groups"]
-    with ctx.db.write() as conn:
-        _require_groups(conn, auth, [g["duplicateId"] for g in groups])
+    _require_groups(ctx.db.reader(), auth, [g["duplicateId"] for g in groups])
     results, trashed, deleted = [], [], []
     for group in groups:
         try:
@@ -196,10 +195,10 @@ def _merge_into(conn: Any, auth: AuthContext, members: list[dict[str, Any]], kee
     if len(lat) == 1 and len(lon) == 1:
         exif["latitude"], exif["longitude"] = lat.pop(), lon.pop()
 
-    marks = ",".join("?" * len(member_ids))
+    in_members = marks(member_ids)
     album_ids = [r["id"] for r in conn.execute(
         f"SELECT DISTINCT al.id FROM album al JOIN album_asset aa ON aa.album_id = al.id "
-        f"WHERE aa.asset_id IN ({marks}) AND al.deleted_at IS NULL AND (al.owner_id = ? OR EXISTS "
+        f"WHERE aa.asset_id IN ({in_members}) AND al.deleted_at IS NULL AND (al.owner_id = ? OR EXISTS "
         f"(SELECT 1 FROM album_user m WHERE m.album_id = al.id AND m.user_id = ?))",
         [*member_ids, auth.user_id, auth.user_id])]
     if album_ids:
@@ -210,7 +209,7 @@ def _merge_into(conn: Any, auth: AuthContext, members: list[dict[str, Any]], kee
                 album_repo.add_assets(conn, album_id, shareable)
 
     tags = list(conn.execute(f"SELECT DISTINCT t.id, t.value FROM tag t JOIN tag_asset ta ON ta.tag_id = t.id "
-                             f"WHERE ta.asset_id IN ({marks}) ORDER BY t.value", member_ids))
+                             f"WHERE ta.asset_id IN ({in_members}) ORDER BY t.value", member_ids))
     if tags:
         allowed_tags = check_access(conn, auth, "tag.asset", [t["id"] for t in tags])
         if allowed_tags:

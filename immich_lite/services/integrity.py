@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from immich_lite import ids, jobs
-from immich_lite.storage import sha1_file
+from immich_lite.storage import parts_inside, sha1_file
 from immich_lite.ctx import Ctx
 from immich_lite.errors import BadRequest, NotFound
+from immich_lite.repos import chunked, marks
 from immich_lite.jobs import JobName, JobStatus, QueueName
 
 UNTRACKED, MISSING, CHECKSUM = "untracked_file", "missing_file", "checksum_mismatch"
@@ -85,11 +86,8 @@ def _get(ctx: Ctx, report_id: str) -> dict[str, Any]:
 
 
 def _inside(root: Path, path: Path, folders: tuple[str, ...] | None = None) -> bool:
-    try:
-        rel = path.resolve().relative_to(root.resolve())
-    except (ValueError, OSError):
-        return False
-    return bool(rel.parts) and (folders is None or rel.parts[0] in folders)
+    parts = parts_inside(root, path)
+    return bool(parts) and (folders is None or parts[0] in folders)
 
 
 def report_file(ctx: Ctx, report_id: str) -> Path:
@@ -117,17 +115,17 @@ def _trash(ctx: Ctx, asset_ids: list[str]) -> None:
 
     if not asset_ids:
         return
+    owners: dict[str, list[str]] = {}
     with ctx.db.write() as conn:
-        marks = ",".join("?" * len(asset_ids))
-        live = [r["id"] for r in conn.execute(
-            f"SELECT id FROM asset WHERE id IN ({marks}) AND status = 'active'", asset_ids)]
-        owners: dict[str, list[str]] = {}
-        for r in conn.execute(f"SELECT id, owner_id FROM asset WHERE id IN ({marks}) AND status = 'active'",
-                              asset_ids):
-            owners.setdefault(r["owner_id"], []).append(r["id"])
-        if live:
-            asset_repo.update_many(conn, live, deleted_at=ids.now_iso(), status="trashed")
-        conn.execute(f"DELETE FROM integrity_report WHERE asset_id IN ({marks})", asset_ids)
+        now = ids.now_iso()
+        for chunk in chunked(asset_ids):
+            live = []
+            for r in conn.execute(f"SELECT id, owner_id FROM asset WHERE id IN ({marks(chunk)}) AND status = 'active'",
+                                  chunk):
+                owners.setdefault(r["owner_id"], []).append(r["id"])
+                live.append(r["id"])
+            asset_repo.update_many(conn, live, deleted_at=now, status="trashed")
+            conn.execute(f"DELETE FROM integrity_report WHERE asset_id IN ({marks(chunk)})", chunk)
     for owner, aids in owners.items():
         asset_service._emit(ctx, "on_asset_trash", owner, aids)  # noqa: SLF001
 

@@ -23,6 +23,7 @@ from immich_lite.errors import BadRequest
 from immich_lite.jobs import JobName, JobStatus, QueueName, enqueue, register
 from immich_lite.media import mime
 from immich_lite.repos import asset as asset_repo
+from immich_lite.repos import chunked, marks
 
 log = logging.getLogger("immich_lite.library")
 
@@ -186,8 +187,8 @@ def update(ctx: Ctx, library_id: str, dto: dict[str, Any]) -> dict[str, Any]:
 def delete(ctx: Ctx, library_id: str) -> None:
     with ctx.db.write() as conn:
         _find_or_fail(conn, library_id)
-        conn.execute("UPDATE library SET deleted_at = ?, updated_at = ? WHERE id = ?",
-                     (ids.now_iso(), ids.now_iso(), library_id))
+        now = ids.now_iso()
+        conn.execute("UPDATE library SET deleted_at = ?, updated_at = ? WHERE id = ?", (now, now, library_id))
         enqueue(conn, DELETE_JOB, {"id": library_id})
 
 
@@ -298,17 +299,13 @@ def scan(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     offline = [r["id"] for p, r in known.items() if p not in found and not r["is_offline"]]
     online = [r["id"] for p, r in known.items() if p in found and r["is_offline"]]
     with ctx.db.write() as wconn:
-        for i in range(0, len(offline), BATCH):
-            chunk = offline[i:i + BATCH]
-            q = ",".join("?" * len(chunk))
+        for chunk in chunked(offline, BATCH):
             wconn.execute(f"UPDATE asset SET is_offline = 1, updated_at = ?, deleted_at = coalesce(deleted_at, ?), "
                           f"status = CASE WHEN status = 'active' THEN 'trashed' ELSE status END "
-                          f"WHERE id IN ({q})", [now, now, *chunk])
-        for i in range(0, len(online), BATCH):
-            chunk = online[i:i + BATCH]
-            q = ",".join("?" * len(chunk))
+                          f"WHERE id IN ({marks(chunk)})", [now, now, *chunk])
+        for chunk in chunked(online, BATCH):
             wconn.execute(f"UPDATE asset SET is_offline = 0, deleted_at = NULL, status = 'active', updated_at = ? "
-                          f"WHERE id IN ({q})", [now, *chunk])
+                          f"WHERE id IN ({marks(chunk)})", [now, *chunk])
         wconn.execute("UPDATE library SET refreshed_at = ? WHERE id = ?", (now, lib["id"]))
     log.info("library %s scanned: %d new, %d offline, %d back online", lib["id"], created, len(offline), len(online))
     return JobStatus.SUCCESS
@@ -325,14 +322,7 @@ def remove_asset_rows(ctx: Ctx, asset_ids: list[str]) -> None:
             if a["encoded_video_path"]:
                 paths.append(a["encoded_video_path"])
             asset_repo.delete(conn, asset_id)
-        for stored in dict.fromkeys(paths):
-            p = ctx.storage.absolute(stored)
-            if not str(p).startswith(str(ctx.storage.root)):
-                continue  # never delete outside the data dir
-            try:
-                p.unlink(missing_ok=True)
-            except OSError as e:
-                log.warning("could not delete %s: %s", stored, e)
+        ctx.storage.remove(paths)  # derived files only, and never outside the data dir
         if ctx.events:
             ctx.events.emit("on_asset_delete", a["owner_id"], asset_id)
 

@@ -20,14 +20,11 @@ def get_map_markers(ctx: Ctx, auth: AuthContext, q: dict[str, Any]) -> list[dict
         album_ids = repo.album_ids(conn, auth.user_id) if q.get("withSharedAlbums") else []
         rows = repo.map_markers(
             conn, auth.user_id, owner_ids, album_ids, is_archived=q.get("isArchived"),
-            is_favorite=q.get("isFavorite"), file_created_after=_iso(q.get("fileCreatedAfter")),
-            file_created_before=_iso(q.get("fileCreatedBefore")))
+            is_favorite=q.get("isFavorite"), file_created_after=ids.stored_iso(q.get("fileCreatedAfter")),
+            file_created_before=ids.stored_iso(q.get("fileCreatedBefore")))
     return [{"id": i, "lat": lat, "lon": lon, "city": city, "state": state, "country": country}
             for i, lat, lon, city, state, country in rows]
 
-
-def _iso(value: str | None) -> str | None:
-    return ids.iso(ids.parse_iso(value)) if value else None  # the stored text format, so text compares
 
 
 def reverse_geocode(ctx: Ctx, q: dict[str, Any]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 from immich_lite import ids
 from immich_lite.ctx import Ctx
 from immich_lite.dto.sync import map_sync_asset, map_sync_exif
-from immich_lite.jobs import JobName, JobStatus, QueueName, register
+from immich_lite.jobs import JobName, JobStatus, QueueName, enqueue, register
 from immich_lite.media import MediaError
 from immich_lite.media import thumbnail as thumbs
 from immich_lite.media import video as video_media
@@ -66,9 +66,7 @@ def generate_thumbnails(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
             repo.upsert_file(wconn, aid, "fullsize", ctx.storage.relative(fullsize))
         if current["is_edited"]:
             # the asset's thumbhash and size describe the edited rendering: refresh that instead (upstream onDone)
-            from immich_lite import jobs  # noqa: PLC0415
-
-            jobs.enqueue(wconn, jobs.JobName.ASSET_EDIT_THUMBNAIL_GENERATION, {"id": aid})
+            enqueue(wconn, JobName.ASSET_EDIT_THUMBNAIL_GENERATION, {"id": aid})
         else:
             values: dict[str, Any] = {"thumbhash": result.thumbhash}
             if not current["width"] or not current["height"]:
@@ -144,14 +142,11 @@ def delete_asset(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
             paths.append(a["encoded_video_path"])
         size = (repo.get_exif(conn, a["id"]) or {}).get("file_size_in_byte") or 0
         repo.delete(conn, a["id"])
-        repo.add_usage(conn, a["owner_id"], -int(size))
+        if not a["library_id"]:  # as upstream: a library's files never counted towards the owner's usage
+            repo.add_usage(conn, a["owner_id"], -int(size))
     # an external library's original is the user's own file: never ours to delete
     originals = [] if a["is_external"] or a["library_id"] else [a["original_path"]]
-    for stored in dict.fromkeys([*paths, *originals]):
-        try:
-            ctx.storage.absolute(stored).unlink(missing_ok=True)
-        except OSError as e:
-            log.warning("could not delete %s: %s", stored, e)
+    ctx.storage.remove([*paths, *originals])
     if ctx.events:
         ctx.events.emit("on_asset_delete", a["owner_id"], a["id"])
     return JobStatus.SUCCESS

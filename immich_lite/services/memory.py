@@ -13,7 +13,7 @@ from immich_lite.ctx import Ctx
 from immich_lite.services.bulk_ids import plan_add, plan_remove
 from immich_lite.dto.asset import map_asset
 from immich_lite.errors import BadRequest
-from immich_lite.repos import system_metadata
+from immich_lite.repos import marks, system_metadata
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,6 @@ def get(ctx: Ctx, auth: AuthContext, memory_id: str) -> dict[str, Any]:
     return _load(conn, memory_id)
 
 
-def _iso(value: str | None) -> str | None:
-    return ids.iso(ids.parse_iso(value)) if value else None
-
 
 def _insert(conn: Any, owner_id: str, *, type_: str, data: dict[str, Any], memory_at: str, is_saved: bool = False,
             show_at: str | None = None, hide_at: str | None = None, seen_at: str | None = None,
@@ -119,9 +116,10 @@ def create(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         wanted = list(dict.fromkeys(dto.get("assetIds") or []))
         allowed = check_access(conn, auth, "asset.share", wanted)  # upstream: silently drops the others
-        mid = _insert(conn, auth.user_id, type_=dto["type"], data=dto["data"], memory_at=_iso(dto["memoryAt"]),
-                      is_saved=bool(dto.get("isSaved", False)), show_at=_iso(dto.get("showAt")),
-                      hide_at=_iso(dto.get("hideAt")), seen_at=_iso(dto.get("seenAt")),
+        mid = _insert(conn, auth.user_id, type_=dto["type"], data=dto["data"],
+                      memory_at=ids.stored_iso(dto["memoryAt"]),
+                      is_saved=bool(dto.get("isSaved", False)), show_at=ids.stored_iso(dto.get("showAt")),
+                      hide_at=ids.stored_iso(dto.get("hideAt")), seen_at=ids.stored_iso(dto.get("seenAt")),
                       asset_ids=[a for a in wanted if a in allowed])
         return _load(conn, mid)
 
@@ -135,7 +133,7 @@ def update(ctx: Ctx, auth: AuthContext, memory_id: str, dto: dict[str, Any]) -> 
         values: dict[str, Any] = {}
         for key, col in fields.items():
             if dto.get(key) is not None:
-                values[col] = int(dto[key]) if key == "isSaved" else _iso(dto[key])
+                values[col] = int(dto[key]) if key == "isSaved" else ids.stored_iso(dto[key])
         values["updated_at"] = ids.now_iso()
         sets = ", ".join(f"{k} = ?" for k in values)
         conn.execute(f"UPDATE memory SET {sets} WHERE id = ?", [*values.values(), memory_id])
@@ -151,9 +149,9 @@ def remove(ctx: Ctx, auth: AuthContext, memory_id: str) -> None:
 def _existing(conn: Any, memory_id: str, asset_ids: list[str]) -> set[str]:
     if not asset_ids:
         return set()
-    marks = ",".join("?" * len(asset_ids))
     return {r["asset_id"] for r in conn.execute(
-        f"SELECT asset_id FROM memory_asset WHERE memory_id = ? AND asset_id IN ({marks})", [memory_id, *asset_ids])}
+        f"SELECT asset_id FROM memory_asset WHERE memory_id = ? AND asset_id IN ({marks(asset_ids)})",
+        [memory_id, *asset_ids])}
 
 
 def _touch(conn: Any, memory_id: str) -> None:
@@ -168,7 +166,7 @@ def add_assets(ctx: Ctx, auth: AuthContext, memory_id: str, dto: dict[str, Any])
         results, added = plan_add(dto["ids"], existing, allowed)
         for aid in added:
             conn.execute("INSERT INTO memory_asset (memory_id, asset_id) VALUES (?, ?)", (memory_id, aid))
-        if any(r["success"] for r in results):
+        if added:
             _touch(conn, memory_id)
         return results
 
@@ -182,7 +180,7 @@ def remove_assets(ctx: Ctx, auth: AuthContext, memory_id: str, dto: dict[str, An
         results, removed = plan_remove(dto["ids"], existing, allowed)
         for aid in removed:
             conn.execute("DELETE FROM memory_asset WHERE memory_id = ? AND asset_id = ?", (memory_id, aid))
-        if any(r["success"] for r in results):
+        if removed:
             _touch(conn, memory_id)
         return results
 

@@ -1,10 +1,8 @@
 """People and faces without machine learning (upstream PersonService): manual faces, merge, reassign, thumbnails."""
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from immich_lite import ids, jobs
@@ -14,6 +12,7 @@ from immich_lite.ctx import Ctx
 from immich_lite.errors import BadRequest, NotFound
 from immich_lite.repos import person as repo
 from immich_lite.repos import user as user_repo
+from immich_lite.services import preferences
 from immich_lite.services.asset_media import FileInfo
 
 log = logging.getLogger(__name__)
@@ -68,8 +67,8 @@ def get_all(ctx: Ctx, auth: AuthContext, q: dict[str, Any]) -> dict[str, Any]:
         if not p or not p["face_asset_id"]:
             raise NotFound("Person not found")
     # no face embeddings here: closestAssetId/closestPersonId cannot rank by similarity, the default order applies
-    prefs = user_repo.get_metadata(conn, auth.user_id, "preferences") or {}
-    minimum = int((prefs.get("people") or {}).get("minimumFaces", 3))
+    prefs = preferences.resolve(user_repo.get_metadata(conn, auth.user_id, preferences.KEY))
+    minimum = int(prefs["people"]["minimumFaces"])
     rows = repo.list_for_user(conn, auth.user_id, with_hidden=bool(q.get("withHidden")), minimum_faces=minimum,
                               offset=(page - 1) * size, limit=size + 1)
     total, hidden = repo.count_for_user(conn, auth.user_id)
@@ -158,29 +157,23 @@ def update_all(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> list[dict[st
     return results
 
 
-def _remove_people(ctx: Ctx, conn: Any, person_ids: list[str]) -> list[Path]:
-    rows = repo.delete_many(conn, person_ids)
-    return [ctx.storage.absolute(p["thumbnail_path"]) for p in rows if p["thumbnail_path"]]
-
-
-def _unlink(paths: list[Path]) -> None:
-    for path in paths:  # after COMMIT: a crash leaves a stray file, never a row pointing at nothing
-        with contextlib.suppress(OSError):
-            path.unlink(missing_ok=True)
+def _remove_people(conn: Any, person_ids: list[str]) -> list[str]:
+    """Delete the people; returns their stored thumbnail paths, for ctx.storage.remove after COMMIT."""
+    return [p["thumbnail_path"] for p in repo.delete_many(conn, person_ids)]
 
 
 def delete_all(ctx: Ctx, auth: AuthContext, person_ids: list[str]) -> None:
     with ctx.db.write() as conn:
         require_access(conn, auth, "person.delete", person_ids)
-        files = _remove_people(ctx, conn, list(dict.fromkeys(person_ids)))
-    _unlink(files)
+        files = _remove_people(conn, list(dict.fromkeys(person_ids)))
+    ctx.storage.remove(files)
 
 
 def merge(ctx: Ctx, auth: AuthContext, person_id: str, dto: dict[str, Any]) -> list[dict[str, Any]]:
     merge_ids = dto["ids"]
     if person_id in merge_ids:
         raise BadRequest("Cannot merge a person into themselves")
-    files: list[Path] = []
+    files: list[str] = []
     with ctx.db.write() as conn:
         require_access(conn, auth, "person.update", [person_id])
         primary = _find(conn, person_id)
@@ -202,9 +195,9 @@ def merge(ctx: Ctx, auth: AuthContext, person_id: str, dto: dict[str, Any]) -> l
             if values:
                 primary = repo.update(conn, person_id, **values)
             conn.execute("UPDATE asset_face SET person_id = ? WHERE person_id = ?", (person_id, mid))
-            files += _remove_people(ctx, conn, [mid])
+            files += _remove_people(conn, [mid])
             results.append({"id": mid, "success": True})
-    _unlink(files)
+    ctx.storage.remove(files)
     return results
 
 

@@ -5,7 +5,6 @@ job per asset that needs it) and the small database cleanups behind POST /jobs.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
@@ -309,10 +308,7 @@ def person_cleanup(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
             DELETE FROM person WHERE NOT EXISTS (
               SELECT 1 FROM asset_face f WHERE f.person_id = person.id AND f.deleted_at IS NULL AND f.is_visible = 1)
             RETURNING id, thumbnail_path""").fetchall()
-    for r in rows:  # after COMMIT: a crash leaves a stray file, never a row pointing at nothing
-        if r["thumbnail_path"]:
-            with contextlib.suppress(OSError):
-                ctx.storage.absolute(r["thumbnail_path"]).unlink(missing_ok=True)
+    ctx.storage.remove(r["thumbnail_path"] for r in rows)
     if rows:
         log.info("deleted %d people without faces", len(rows))
     return JobStatus.SUCCESS

@@ -29,6 +29,7 @@ from immich_lite.repos import album as album_repo
 from immich_lite.repos import shared_link as repo
 from immich_lite.repos import user as user_repo
 from immich_lite.services.asset import load_response
+from immich_lite.services.bulk_ids import plan_add, plan_remove
 
 Row = dict[str, Any]
 THROTTLE_WINDOW = 15 * 60
@@ -69,9 +70,6 @@ def _find_or_fail(conn: Any, user_id: str, link_id: str) -> Row:
     return link
 
 
-def _expires(value: str | None) -> str | None:
-    return ids.iso(ids.parse_iso(value)) if value else None
-
 
 # --- owner operations ------------------------------------------------------------------------------
 
@@ -104,7 +102,7 @@ def create(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[str, Any]:
     values = {
         "user_id": auth.user_id, "key": secrets.token_bytes(50), "type": dto["type"], "album_id": album_id,
         "description": dto.get("description") or None, "password": dto.get("password") or None,
-        "expires_at": _expires(dto.get("expiresAt")),
+        "expires_at": ids.stored_iso(dto.get("expiresAt")),
         "allow_upload": int(dto.get("allowUpload", True) is not False),  # Immich: `allowUpload ?? true`
         "allow_download": int(allow_download), "show_exif": int(show_exif), "slug": dto.get("slug") or None,
     }
@@ -127,7 +125,7 @@ def update(ctx: Ctx, auth: AuthContext, link_id: str, dto: dict[str, Any]) -> di
             if "password" in dto:
                 values["password"] = dto["password"] or None
             if "expiresAt" in dto:
-                values["expires_at"] = _expires(dto["expiresAt"])
+                values["expires_at"] = ids.stored_iso(dto["expiresAt"])
             if "slug" in dto:
                 values["slug"] = dto["slug"] or None
             for field, column in (("allowUpload", "allow_upload"), ("allowDownload", "allow_download"),
@@ -156,19 +154,10 @@ def add_assets(ctx: Ctx, auth: AuthContext, link_id: str, dto: dict[str, Any]) -
     existing = repo.asset_ids(conn, link_id)
     wanted = list(dict.fromkeys(dto["assetIds"]))
     allowed = check_access(conn, auth, "asset.share", [a for a in wanted if a not in existing])
-    results, added = [], []
-    for asset_id in dto["assetIds"]:
-        if asset_id in existing:
-            results.append({"assetId": asset_id, "success": False, "error": "duplicate"})
-        elif asset_id not in allowed:
-            results.append({"assetId": asset_id, "success": False, "error": "no_permission"})
-        else:
-            results.append({"assetId": asset_id, "success": True})
-            existing.add(asset_id)
-            added.append(asset_id)
+    results, added = plan_add(dto["assetIds"], existing, allowed)
     with ctx.db.write() as wconn:
         repo.add_assets(wconn, link_id, added)
-    return results
+    return _asset_id_results(results)
 
 
 def remove_assets(ctx: Ctx, auth: AuthContext, link_id: str, dto: dict[str, Any]) -> list[dict[str, Any]]:
@@ -177,13 +166,13 @@ def remove_assets(ctx: Ctx, auth: AuthContext, link_id: str, dto: dict[str, Any]
         if link["type"] != "INDIVIDUAL":
             raise BadRequest("Invalid shared link type")
         removed = repo.remove_assets(conn, link_id, list(dict.fromkeys(dto["assetIds"])))
-    results, seen = [], set()
-    for asset_id in dto["assetIds"]:
-        ok = asset_id in removed and asset_id not in seen
-        seen.add(asset_id)
-        results.append({"assetId": asset_id, "success": True} if ok
-                       else {"assetId": asset_id, "success": False, "error": "not_found"})
-    return results
+    # already removed, so every removed id is allowed: absent ones and repeats are not_found
+    return _asset_id_results(plan_remove(dto["assetIds"], removed, removed)[0])
+
+
+def _asset_id_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """BulkIdResponseDto → AssetIdsResponseDto: the same results keyed `assetId` instead of `id`."""
+    return [{"assetId": r.pop("id"), **r} for r in results]
 
 
 # --- link callers ----------------------------------------------------------------------------------

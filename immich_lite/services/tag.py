@@ -127,7 +127,6 @@ def add_assets(ctx: Ctx, auth: AuthContext, tag_id: str, dto: dict[str, Any]) ->
         results, added = plan_add(list(dto["ids"]), existing, allowed)
         for asset_id in added:
             repo.add_asset(conn, tag_id, asset_id)
-        for asset_id in added:
             sync_exif_tags(conn, asset_id)
     return results
 
@@ -141,6 +140,5 @@ def remove_assets(ctx: Ctx, auth: AuthContext, tag_id: str, dto: dict[str, Any])
         results, removed = plan_remove(list(dto["ids"]), existing, allowed)
         for asset_id in removed:
             repo.remove_asset(conn, tag_id, asset_id)
-        for asset_id in removed:
             sync_exif_tags(conn, asset_id)
     return results

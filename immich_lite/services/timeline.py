@@ -71,7 +71,7 @@ def _checks(conn: Any, auth: AuthContext, q: dict[str, Any]) -> repo.TimelineFil
     if user_id:
         user_ids = [user_id]
         if with_partners:
-            user_ids += [p for p in repo.timeline_partner_ids(conn, auth.user_id) if p not in user_ids]
+            user_ids += [p for p in repo.partner_ids(conn, auth.user_id, in_timeline=True) if p not in user_ids]
     return repo.TimelineFilter(
         caller_id=auth.user_id, user_ids=user_ids, album_id=q.get("albumId"), person_id=q.get("personId"),
         tag_id=q.get("tagId"), is_favorite=q.get("isFavorite"), is_trashed=q.get("isTrashed"),

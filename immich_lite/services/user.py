@@ -269,17 +269,9 @@ def create_profile_image(ctx: Ctx, auth: AuthContext, upload: Path) -> dict[str,
     finally:
         for leftover in (upload, rendered, upload.with_suffix(".png.tmp")):
             leftover.unlink(missing_ok=True)
-    _remove_file(ctx, old)
+    ctx.storage.remove([old])
     return {"userId": user["id"], "profileImagePath": user["profile_image_path"],
             "profileChangedAt": user["profile_changed_at"]}
-
-
-def _remove_file(ctx: Ctx, stored: str) -> None:
-    if stored:
-        try:
-            ctx.storage.absolute(stored).unlink(missing_ok=True)
-        except OSError as e:
-            log.warning("could not remove %s: %s", stored, e)
 
 
 def delete_profile_image(ctx: Ctx, auth: AuthContext) -> None:
@@ -288,7 +280,7 @@ def delete_profile_image(ctx: Ctx, auth: AuthContext) -> None:
         if user["profile_image_path"] == "":
             raise BadRequest("Can't delete a missing profile Image")
         repo.update(conn, auth.user_id, profile_image_path="", profile_changed_at=ids.now_iso())
-    _remove_file(ctx, user["profile_image_path"])
+    ctx.storage.remove([user["profile_image_path"]])
 
 
 def get_profile_image(ctx: Ctx, user_id: str) -> FileResponse:
