@@ -52,6 +52,10 @@ class TooManyRequests(ImmichError):
     status, error = 429, "Too Many Requests"
 
 
+class ServiceUnavailable(ImmichError):
+    status, error = 503, "Service Unavailable"
+
+
 class InsufficientStorage(ImmichError):
     status, error = 507, "Insufficient Storage"
 

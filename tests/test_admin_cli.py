@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from immich_lite import admin
 from immich_lite.cli import cli
-from tests.conftest import ADMIN, login
+from tests.conftest import ADMIN, assert_error, login
 
 
 def run(data: Path, *args: str, input: str | None = None) -> Any:  # noqa: A002
@@ -212,6 +212,8 @@ def test_maintenance_api_and_gate(settings: Any, app: Any, monkeypatch: pytest.M
         assert "maintenance mode is on" in run(data, "maintenance", "status").output
         r = client.get("/api/users/me", headers=auth)
         assert r.status_code == 503 and r.json()["statusCode"] == 503
+        assert_error(r, 503, "Immich is in maintenance mode, please try again later")  # Immich's shape, with its id
+        assert r.headers["retry-after"] == "30"
         assert client.get("/api/server/ping").status_code == 200
         r = client.post("/api/admin/maintenance/login", json={"token": token})
         assert r.status_code == 201 and assert_schema(r, "maintenanceLogin") == {"username": ADMIN["name"]}

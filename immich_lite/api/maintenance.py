@@ -8,7 +8,6 @@ refused: restores are `immich-lite restore` with the server stopped. Integrity r
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
@@ -20,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from immich_lite import admin
 from immich_lite.api.routing import Call, Reply, route
 from immich_lite.ctx import Ctx
-from immich_lite.errors import BadRequest, Unauthorized
+from immich_lite.errors import BadRequest, ServiceUnavailable, Unauthorized, error_response
 
 COOKIE = "immich_maintenance_token"  # upstream ImmichCookie.MaintenanceToken
 TOKEN_SALT = "immich-lite-maintenance"
@@ -121,8 +120,7 @@ ROUTES = [
 
 # --- the 503 gate ------------------------------------------------------------------------------------------
 
-_BODY = json.dumps({"message": "Immich is in maintenance mode, please try again later",
-                    "error": "Service Unavailable", "statusCode": 503}).encode()
+MAINTENANCE_MESSAGE = "Immich is in maintenance mode, please try again later"
 
 
 class MaintenanceGate:
@@ -139,10 +137,8 @@ class MaintenanceGate:
         if scope["type"] == "http":
             path = scope.get("path", "")
             if path.startswith("/api/") and not path.startswith(ALLOWED_PREFIXES) and await is_on(self.ctx):
-                await send({"type": "http.response.start", "status": 503,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(_BODY)).encode()),
-                                        (b"retry-after", b"30")]})
-                await send({"type": "http.response.body", "body": _BODY})
+                cid = scope.get("state", {}).get("correlation_id") or "-"  # set by CorrelationId, mounted outside
+                reply = error_response(ServiceUnavailable(MAINTENANCE_MESSAGE, headers={"Retry-After": "30"}), cid)
+                await reply(scope, receive, send)
                 return
         await self.app(scope, receive, send)
