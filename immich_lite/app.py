@@ -35,7 +35,7 @@ JOB_MODULES = ("immich_lite.services.metadata", "immich_lite.services.media", "i
                "immich_lite.services.trash", "immich_lite.services.user", "immich_lite.services.notification",
                "immich_lite.services.sync", "immich_lite.services.memory", "immich_lite.services.person",
                "immich_lite.services.asset_edit", "immich_lite.services.library",
-               "immich_lite.services.integrity")
+               "immich_lite.services.integrity", "immich_lite.services.search_index")
 
 
 def route_table() -> list[RouteDef]:
@@ -79,6 +79,9 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
     from immich_lite.services.server import record_version  # noqa: PLC0415
 
     record_version(ctx)
+    from immich_lite.services.search_index import ensure as ensure_search_index  # noqa: PLC0415
+
+    ensure_search_index(ctx)  # a missing or outdated index is rebuilt by a queued job
 
     gateway = Gateway(ctx)
 

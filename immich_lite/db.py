@@ -12,6 +12,7 @@ from typing import Any
 import apsw
 
 from immich_lite import ids
+from immich_lite.search.text import fold
 
 SCHEMA_VERSION = 1
 
@@ -38,6 +39,16 @@ def _migrations() -> list[tuple[int, str]]:
             if name.endswith(".sql") and name[:4].isdigit():
                 out.append((int(name[:4]), f.read_text()))
     return sorted(out)
+
+
+# What SQL's immich_wake(queue) does (triggers call it when they queue a job): jobs.py sets it to "wake the
+# runners for this queue once the transaction commits".
+WAKE_HOOK: Callable[[apsw.Connection, str], None] | None = None
+
+
+def _wake(conn: apsw.Connection, queue: str) -> None:
+    if WAKE_HOOK is not None:
+        WAKE_HOOK(conn, queue)
 
 
 # Callbacks waiting for a write transaction's COMMIT, per write connection (only its lock holder touches its dict).
@@ -77,6 +88,8 @@ class Database:
         conn.execute("PRAGMA recursive_triggers=OFF")
         conn.createscalarfunction("immich_uuid_v7", ids.uuid7, 0)  # not deterministic
         conn.createscalarfunction("immich_now", ids.now_iso, 0)
+        conn.createscalarfunction("immich_fold", fold, 1, deterministic=True)  # search's accent/case folding
+        conn.createscalarfunction("immich_wake", lambda queue: _wake(conn, queue), 1)
         conn.row_trace = _row_factory
         with self._all_lock:
             self._all.append(conn)

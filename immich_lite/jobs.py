@@ -236,6 +236,9 @@ def _wake_after_commit(conn: Any, queue: str | None = None) -> None:
     db.after_commit(conn, functools.partial(_wake_all, queue), key=("jobs.wake", queue))
 
 
+db.WAKE_HOOK = _wake_after_commit  # jobs queued by triggers (search_dirty) wake the runner too
+
+
 def enqueue(conn: Any, name: str, data: dict[str, Any] | None = None, *, dedupe_key: str | None = None,
             delay: float = 0) -> int | None:
     """Queue job `name` on the caller's write connection, inside its open transaction.

@@ -56,10 +56,12 @@ class RouteDef:
     methods: tuple[str, ...] = ()
     status: int | None = None
     prepare: Handler | None = None
+    extra_body: tuple[str, ...] = ()
 
 
 def route(op_id: str, handler: Callable[..., Any], *, patch_twin: bool = False, raw: bool = False,
-          status: int | None = None, prepare: Handler | None = None, resolves_caller: bool = False) -> RouteDef:
+          status: int | None = None, prepare: Handler | None = None, resolves_caller: bool = False,
+          extra_body: tuple[str, ...] = ()) -> RouteDef:
     """One row of a route table. `patch_twin` adds upstream's hidden PATCH for a PUT (API-NOTES §1).
 
     `resolves_caller`: the handler works out who is calling itself, so the adapter authenticates nothing (the
@@ -67,12 +69,16 @@ def route(op_id: str, handler: Callable[..., Any], *, patch_twin: bool = False, 
 
     `prepare` (raw routes only) runs in the same threadpool call as authentication, before the body is read;
     its result is `call.prepared` (one hand-off instead of two for the database reads an upload needs first).
+
+    `extra_body`: string properties the spec does not declare, kept instead of stripped (a real client sends
+    them: the web app's search bar sends `query` to /search/metadata when smart search is off).
     """
     op = spec.operations()[op_id]
     if resolves_caller:
         op = replace(op, public=True)
     methods = (op.method, "PATCH") if patch_twin else (op.method,)
-    return RouteDef(op=op, handler=handler, raw=raw, methods=methods, status=status, prepare=prepare)
+    return RouteDef(op=op, handler=handler, raw=raw, methods=methods, status=status, prepare=prepare,
+                    extra_body=extra_body)
 
 
 def client_ip(request: Request, trusted: set[str]) -> str:
@@ -209,7 +215,10 @@ def _endpoint(ctx: Ctx, rd: RouteDef, trusted: set[str]) -> Callable[[Request], 
 
         def invoke() -> Any:
             auth = authenticate(ctx, op, creds)
-            return rd.handler(ctx, auth, parse_call(request, op, body, creds))
+            call = parse_call(request, op, body, creds)
+            if rd.extra_body and isinstance(body, dict) and isinstance(call.body, dict):
+                call.body.update({k: body[k] for k in rd.extra_body if isinstance(body.get(k), str)})
+            return rd.handler(ctx, auth, call)
 
         result = await run_in_threadpool(invoke)
         return to_response(result, status)

@@ -77,10 +77,27 @@ def map_asset(a: dict[str, Any], *, exif: dict[str, Any] | None = None, owner: d
     if owner is not None:
         out["owner"] = map_user(owner)
     if strip_metadata:
-        # Immich: mapAsset with stripMetadata (shared links without showMetadata, issue #12835)
-        for k in ("exifInfo", "tags", "people", "owner"):
-            out.pop(k, None)
-        out["originalPath"] = ""
-        out["originalFileName"] = f"{a['id']}{PurePosixPath(a['original_file_name']).suffix}"
-        out["hasMetadata"] = False
+        _strip(out, a)
     return out
+
+
+def map_search_asset(a: dict[str, Any], *, exif: dict[str, Any] | None, people: list[dict[str, Any]],
+                     caller_id: str | None, strip_metadata: bool = False) -> dict[str, Any]:
+    """AssetResponseDto of a search result: upstream maps the search row (columns.searchAsset, exif only when
+    asked) without owner, tags or stack; favourites are the caller's own."""
+    out = map_asset(a, exif=exif, people=people, has_thumbnail=True)
+    del out["tags"], out["stack"]
+    out["hasMetadata"] = True
+    out["isFavorite"] = bool(a["is_favorite"]) and a["owner_id"] == caller_id
+    if strip_metadata:
+        _strip(out, a)
+    return out
+
+
+def _strip(out: dict[str, Any], a: dict[str, Any]) -> None:
+    """Immich: mapAsset with stripMetadata (shared links without showMetadata, issue #12835)."""
+    for k in ("exifInfo", "tags", "people", "owner"):
+        out.pop(k, None)
+    out["originalPath"] = ""
+    out["originalFileName"] = f"{a['id']}{PurePosixPath(a['original_file_name']).suffix}"
+    out["hasMetadata"] = False

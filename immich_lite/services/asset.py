@@ -78,6 +78,11 @@ def _apply_exif(conn: Any, asset_id: str, exif: dict[str, Any]) -> None:
     locked = set(json.loads(row.get("locked_properties") or "[]")) | {
         {"date_time_original": "dateTimeOriginal", "time_zone": "timeZone"}.get(k, k) for k in exif}
     repo.upsert_exif(conn, asset_id, **exif, locked_properties=json.dumps(sorted(locked)))
+    if "latitude" in exif:
+        # upstream writes the sidecar and extracts metadata again, which reverse-geocodes the new place
+        from immich_lite import jobs  # noqa: PLC0415
+
+        jobs.enqueue(conn, jobs.JobName.ASSET_EXTRACT_METADATA, {"id": asset_id, "source": "edit"})
     if "date_time_original" in exif and exif["date_time_original"]:
         # Immich: a new original date moves fileCreatedAt and localDateTime with it
         dt = ids.parse_iso(exif["date_time_original"])  # its own offset gives the wall clock

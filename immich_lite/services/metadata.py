@@ -10,7 +10,7 @@ from typing import Any
 from immich_lite import ids
 from immich_lite.ctx import Ctx
 from immich_lite.jobs import JobName, JobStatus, QueueName, enqueue, register
-from immich_lite.media import MediaError
+from immich_lite.media import MediaError, geocode
 from immich_lite.media import metadata as extractor
 from immich_lite.media import video as video_media
 from immich_lite.media.exif import ExifTool
@@ -98,8 +98,11 @@ def extract_metadata(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
                              ("timeZone", "time_zone")):
             if name in locked:
                 exif.pop(column, None)
-        if "latitude" in locked:
-            exif.pop("city", None), exif.pop("state", None), exif.pop("country", None)
+        if "latitude" in locked:  # the user's place wins over the file's; name it as upstream does
+            exif["city"] = exif["state"] = exif["country"] = None
+            lat, lon = exif_row.get("latitude"), exif_row.get("longitude")
+            if geocoding and lat is not None and lon is not None:
+                exif["city"], exif["state"], exif["country"] = geocode.reverse(lat, lon) or (None, None, None)
         repo.upsert_exif(wconn, a["id"], **exif)
         if md.tags:
             tag_repo.tag_asset_with_values(wconn, current["owner_id"], a["id"], md.tags)

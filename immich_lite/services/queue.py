@@ -23,7 +23,7 @@ SEARCH_LIMIT = 1000  # upstream getJobs(status, 0, 1000)
 BATCH = 1000         # upstream JOBS_ASSET_PAGINATION_SIZE
 
 # queue → (job queued by "start", the per-asset job it fans out to, or None)
-START_JOBS: dict[str, tuple[JobName, JobName | None]] = {
+START_JOBS: dict[str, tuple[str, str | None]] = {
     QueueName.VIDEO_CONVERSION: (JobName.ASSET_ENCODE_VIDEO_QUEUE_ALL, JobName.ASSET_ENCODE_VIDEO),
     QueueName.STORAGE_TEMPLATE_MIGRATION: (JobName.STORAGE_TEMPLATE_MIGRATION, None),
     QueueName.MIGRATION: (JobName.FILE_MIGRATION_QUEUE_ALL, None),
@@ -37,6 +37,7 @@ START_JOBS: dict[str, tuple[JobName, JobName | None]] = {
     QueueName.LIBRARY: (JobName.LIBRARY_SCAN_QUEUE_ALL, None),
     QueueName.BACKUP_DATABASE: (JobName.DATABASE_BACKUP, None),
     QueueName.OCR: (JobName.OCR_QUEUE_ALL, JobName.OCR),
+    QueueName.SEARCH: ("SearchIndexQueueAll", None),  # immich-lite's text index (services/search_index.py)
 }
 NO_FORCE = {QueueName.STORAGE_TEMPLATE_MIGRATION, QueueName.MIGRATION}  # upstream queues these without data
 
