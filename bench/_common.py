@@ -319,6 +319,14 @@ class Server:
             time.sleep(poll)
         raise RuntimeError("job queues did not drain")
 
+    def stop_process(self) -> None:
+        """SIGTERM the server and wait, keeping its data dir (start() serves it again)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+        if getattr(self, "log", None):
+            self.log.close()
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -31,6 +31,7 @@ from typing import Any, TextIO
 
 import apsw
 
+from immich_lite.faults import fault
 from immich_lite.repos import marks
 from immich_lite.storage import FOLDERS, commit_file, copy_hashing, fsync_dir, move_into_place, sha1_file
 
@@ -435,7 +436,7 @@ def restore(src: Path, data: Path, *, keep_old: bool = True, progress: Progress 
                 for d in sorted({p for p in new.rglob("*") if p.is_dir()}, reverse=True):
                     fsync_dir(d)
                 fsync_dir(new)
-                _fault("restore.mid_swap")
+                fault("restore.mid_swap")
                 old = swap_in(new, data)
             except BaseException:
                 shutil.rmtree(new, ignore_errors=True)
@@ -453,12 +454,6 @@ def restore(src: Path, data: Path, *, keep_old: bool = True, progress: Progress 
         return RestoreResult(snapshot=snapshot, files=len(manifest["files"]), old=old)
 
 
-def _fault(point: str) -> None:
-    """Test hook: IMMICH_LITE_FAULT=<point> kills this process there (SIGKILL, as a crash would)."""
-    if os.environ.get("IMMICH_LITE_FAULT") == point:
-        os.kill(os.getpid(), 9)
-
-
 # --- verify a data dir ---------------------------------------------------------------------------------
 
 @dataclass
@@ -469,16 +464,21 @@ class VerifyResult:
     mismatched: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     thumbnails_requeued: int = 0
+    search_index: list[str] = field(default_factory=list)  # where the search index disagrees with the DB
+    search_pending: int = 0                                # assets with changes the index has yet to take in
+    search_rebuild: bool = False                           # a rebuild was queued (index missing or disagreeing)
 
     @property
     def ok(self) -> bool:
-        return not (self.integrity or self.missing or self.mismatched or self.orphans)
+        return not (self.integrity or self.missing or self.mismatched or self.orphans or self.search_index)
 
     def summary(self) -> str:
         state = "OK" if self.ok else "PROBLEMS"
         return (f"verify: {state} integrity={'ok' if not self.integrity else 'FAILED'} assets={self.assets} "
                 f"missing={len(self.missing)} checksum_mismatch={len(self.mismatched)} "
-                f"orphans={len(self.orphans)} thumbnails_requeued={self.thumbnails_requeued}")
+                f"orphans={len(self.orphans)} thumbnails_requeued={self.thumbnails_requeued} "
+                f"search_index={'DISAGREES' if self.search_index else 'rebuild-queued' if self.search_rebuild else 'ok'}"
+                f" search_pending={self.search_pending}")
 
 
 def requeue_missing_thumbnails(ctx: Any) -> int:
@@ -506,7 +506,8 @@ def requeue_missing_thumbnails(ctx: Any) -> int:
 
 def verify(ctx: Any, *, checksums: bool = True, progress: Progress = _noop) -> VerifyResult:
     """fsck a data dir: integrity_check, each asset's original present with its SHA-1, orphans under upload/,
-    missing thumbnails requeued."""
+    missing thumbnails requeued, the search index compared with the DB (and rebuilt by a queued job if it
+    disagrees)."""
     res = VerifyResult()
     root: Path = ctx.storage.root
     # walk the files before reading rows: an upload commits its file before its row, never after
@@ -529,6 +530,13 @@ def verify(ctx: Any, *, checksums: bool = True, progress: Progress = _noop) -> V
         progress("file", 1)
     res.orphans = sorted(on_disk - referenced)
     res.thumbnails_requeued = requeue_missing_thumbnails(ctx)
+    from immich_lite.services import search_index  # noqa: PLC0415
+
+    agreement = search_index.check(ctx)
+    res.search_index, res.search_pending = agreement.problems, agreement.pending
+    if agreement.problems or agreement.missing:
+        search_index.queue_rebuild(ctx)  # derived data: the server rebuilds it from the DB
+        res.search_rebuild = True
     return res
 
 

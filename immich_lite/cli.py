@@ -35,6 +35,10 @@ def serve(**flags: Any) -> None:
     """Serve the Immich API (and the front page) with hypercorn."""
     settings = Settings.load(flags)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_level.lower() != "debug":
+        # libraries that log every internal step at INFO (libvips: each thumbnail's loader, shrink, threadpool)
+        for noisy in ("pyvips", "exiftool", "engineio", "socketio"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     from immich_lite.backup import Locked, lock_data_dir  # noqa: PLC0415
 
     settings.data_path.mkdir(parents=True, exist_ok=True)
@@ -134,7 +138,8 @@ def backup(dest: Path, data_dir: str | None, with_derived: bool) -> None:
 @data_dir_option
 @click.option("--no-checksums", is_flag=True, help="Only check that originals exist (skip reading them).")
 def verify(data_dir: str | None, no_checksums: bool) -> None:
-    """Check the data dir: integrity_check, originals vs recorded SHA-1, orphan files; requeue missing thumbnails.
+    """Check the data dir: integrity_check, originals vs recorded SHA-1, orphan files, the search index against the
+    database; requeue missing thumbnails and a rebuild of a search index that disagrees.
 
     Prints one summary line (for cron). Exit code 0 when clean, 1 when there are problems.
     """
@@ -152,7 +157,8 @@ def verify(data_dir: str | None, no_checksums: bool) -> None:
         progress.close()
         ctx.db.close()
     for label, items in (("integrity", r.integrity), ("missing original", r.missing),
-                         ("checksum mismatch", r.mismatched), ("orphan file", r.orphans)):
+                         ("checksum mismatch", r.mismatched), ("orphan file", r.orphans),
+                         ("search index", r.search_index[:20])):
         for item in items:
             click.echo(f"  {label}: {item}", err=True)
     click.echo(r.summary())

@@ -35,10 +35,6 @@ def docs_after(conn: Any, key: int, limit: int) -> list[dict[str, Any]]:
     return list(conn.execute(f"{_DOCS} WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?", (key, limit)))
 
 
-def asset_count(conn: Any) -> int:
-    return int(conn.execute("SELECT count(*) AS n FROM asset").fetchone()["n"])
-
-
 def dirty_batch(conn: Any, limit: int) -> list[dict[str, Any]]:
     return list(conn.execute("SELECT id, asset_id FROM search_dirty ORDER BY id LIMIT ?", (limit,)))
 
@@ -64,12 +60,3 @@ def dirty_keys(conn: Any) -> list[int]:
     return [r[0] for r in cur.execute(
         "SELECT DISTINCT a.rowid FROM search_dirty d JOIN asset a ON a.id = d.asset_id")]
 
-
-def keys_and_ids(conn: Any, keys: list[int]) -> dict[int, str]:
-    cur = conn.cursor()
-    cur.row_trace = None
-    out: dict[int, str] = {}
-    for i in range(0, len(keys), 500):
-        chunk = keys[i:i + 500]
-        out.update(cur.execute(f"SELECT rowid, id FROM asset WHERE rowid IN ({marks(chunk)})", chunk).fetchall())
-    return out

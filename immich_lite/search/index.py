@@ -26,6 +26,7 @@ from typing import Any
 
 import tantivy
 
+from immich_lite.faults import fault
 from immich_lite.search import text
 
 log = logging.getLogger("immich_lite.search")
@@ -261,6 +262,7 @@ class AssetIndex:
         marker = new / MARKER
         marker.write_text(json.dumps(self._identity()))
         _fsync_tree(new)
+        fault("search.rebuilt_before_swap")
         with self._open_lock:
             self._index = None
             shutil.rmtree(old, ignore_errors=True)

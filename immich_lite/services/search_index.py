@@ -20,6 +20,7 @@ from typing import Any
 
 from immich_lite import jobs
 from immich_lite.ctx import Ctx
+from immich_lite.faults import fault
 from immich_lite.jobs import JobStatus, QueueName
 from immich_lite.repos import search_index as repo
 from immich_lite.search import text
@@ -123,6 +124,7 @@ def _apply_changes(ctx: Ctx, idx: AssetIndex) -> int:
                 w.delete_documents_by_term("id", aid)
             for d in docs:
                 w.add_document(to_document(d))
+        fault("search.index_committed")  # tests: a crash between the index commit and forgetting the changes
         with ctx.db.write() as conn:
             repo.forget_dirty(conn, upto)
         done += len(asset_ids)
@@ -135,8 +137,9 @@ def _rebuild(ctx: Ctx, idx: AssetIndex) -> None:
         n = idx.rebuild(_all_docs(conn))
     with ctx.db.write() as conn:
         repo.forget_dirty(conn, upto)
-    log.info("search index built: %d assets in %.1f s (%.1f MB)", n, time.monotonic() - started,
-             idx.size_bytes() / 1e6)
+    if n:
+        log.info("search index built: %d assets in %.1f s (%.1f MB)", n, time.monotonic() - started,
+                 idx.size_bytes() / 1e6)
     _apply_changes(ctx, idx)
 
 
@@ -149,8 +152,19 @@ def ensure(ctx: Ctx) -> None:
 
             shutil.rmtree(idx.dir / leftover, ignore_errors=True)
     if not idx.is_current():
-        with ctx.db.write() as conn:
-            jobs.enqueue(conn, QUEUE_ALL_JOB, {}, dedupe_key="search-index-queue-all")
+        with ctx.db.read() as conn:
+            empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM asset) AS e").fetchone()["e"]
+        if empty:  # a new install: an empty index now, nothing to queue
+            with idx.lock:
+                _rebuild(ctx, idx)
+        else:
+            queue_rebuild(ctx)
+
+
+def queue_rebuild(ctx: Ctx) -> None:
+    """Queue a full rebuild (SearchIndexQueueAll with force), once."""
+    with ctx.db.write() as conn:
+        jobs.enqueue(conn, QUEUE_ALL_JOB, {"force": True}, dedupe_key="search-index-queue-all")
 
 
 # --- verify ----------------------------------------------------------------------------------------------
@@ -158,7 +172,8 @@ def ensure(ctx: Ctx) -> None:
 @dataclass
 class Agreement:
     checked: int = 0
-    pending: int = 0  # assets with changes not indexed yet (not judged)
+    pending: int = 0      # assets with changes not indexed yet (not judged)
+    missing: bool = False  # no index (or of another version / database): to be built, not a fault
     problems: list[str] = field(default_factory=list)
 
 
@@ -167,7 +182,7 @@ def check(ctx: Ctx) -> Agreement:
     idx = index_of(ctx)
     out = Agreement()
     if not idx.is_current():
-        out.problems.append(f"search index missing or out of date at {idx.path} (it is rebuilt on start)")
+        out.missing = True
         return out
     index = idx.open()
     assert index is not None
