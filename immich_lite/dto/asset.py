@@ -21,6 +21,17 @@ def mime_of(name: str) -> str:
         return "application/octet-stream"
 
 
+# the columns map_asset / map_exif read (loaders that map many rows select just these)
+ASSET_COLUMNS = ("id", "owner_id", "type", "original_file_name", "original_path", "thumbhash", "file_created_at",
+                 "file_modified_at", "local_date_time", "created_at", "updated_at", "is_favorite", "visibility",
+                 "deleted_at", "is_offline", "is_edited", "duration", "width", "height", "live_photo_video_id",
+                 "library_id", "checksum", "duplicate_id")
+EXIF_COLUMNS = ("asset_id", "make", "model", "exif_image_width", "exif_image_height", "file_size_in_byte",
+                "orientation", "date_time_original", "modify_date", "time_zone", "lens_model", "f_number",
+                "focal_length", "iso", "exposure_time", "latitude", "longitude", "city", "state", "country",
+                "description", "projection_type", "rating")
+
+
 def map_exif(e: dict[str, Any] | None, asset: dict[str, Any]) -> dict[str, Any]:
     e = e or {}
     return {

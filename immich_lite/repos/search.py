@@ -6,8 +6,11 @@ decided here, so the DB has the last word on every asset a search returns.
 """
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
+
+import apsw
 
 from immich_lite.repos import marks
 
@@ -43,6 +46,7 @@ class Filter:
     text_sql: list[str] = field(default_factory=list)     # planned by services.search
     text_args: list[Any] = field(default_factory=list)
     text_needs_exif: bool = False
+    keys: list[int] | None = None         # candidate rowids from the index: the query walks these, not the table
 
     @property
     def needs_exif(self) -> bool:
@@ -139,14 +143,20 @@ def where(f: Filter) -> tuple[str, str, list[Any]]:
     w.extend(f.text_sql)
     args.extend(f.text_args)
     joins = "asset a JOIN asset_exif e ON e.asset_id = a.id" if f.needs_exif else "asset a"
+    if f.keys is not None:  # CROSS JOIN: SQLite must loop over the candidates, not over the owner's assets
+        if not f.keys:
+            return joins, "0", []
+        joins = "carray(?) k CROSS JOIN " + joins.replace("asset a", "asset a ON a.rowid = k.value", 1)
+        args.insert(0, apsw.carray(array("q", f.keys)))
     return joins, " AND ".join(w), args
 
 
-def page_ids(conn: Any, f: Filter, *, page: int, size: int, descending: bool = True) -> list[str]:
-    """One page (plus one row, to tell whether there is a next page) ordered as upstream: fileCreatedAt, id."""
+def page_keys(conn: Any, f: Filter, *, page: int, size: int, descending: bool = True) -> list[int]:
+    """Rowids of one page (plus one row, to tell whether there is a next page) in upstream's order:
+    fileCreatedAt, id."""
     joins, cond, args = where(f)
     d = "DESC" if descending else "ASC"
-    sql = (f"SELECT a.id FROM {joins} WHERE {cond} ORDER BY a.file_created_at {d}, a.id {d} LIMIT ? OFFSET ?")
+    sql = (f"SELECT a.rowid FROM {joins} WHERE {cond} ORDER BY a.file_created_at {d}, a.id {d} LIMIT ? OFFSET ?")
     return _column(conn, sql, [*args, size + 1, (page - 1) * size])
 
 
@@ -155,15 +165,15 @@ def count(conn: Any, f: Filter) -> int:
     return int(_column(conn, f"SELECT count(*) FROM {joins} WHERE {cond}", args)[0])
 
 
-def random_ids(conn: Any, f: Filter, size: int) -> list[str]:
+def random_keys(conn: Any, f: Filter, size: int) -> list[int]:
     joins, cond, args = where(f)
-    return _column(conn, f"SELECT a.id FROM {joins} WHERE {cond} ORDER BY random() LIMIT ?", [*args, size])
+    return _column(conn, f"SELECT a.rowid FROM {joins} WHERE {cond} ORDER BY random() LIMIT ?", [*args, size])
 
 
-def largest_ids(conn: Any, f: Filter, size: int, descending: bool = True) -> list[str]:
+def largest_keys(conn: Any, f: Filter, size: int, descending: bool = True) -> list[int]:
     joins, cond, args = where(f)
     d = "DESC" if descending else "ASC"
-    return _column(conn, f"SELECT a.id FROM {joins} WHERE {cond} ORDER BY e.file_size_in_byte {d} LIMIT ?",
+    return _column(conn, f"SELECT a.rowid FROM {joins} WHERE {cond} ORDER BY e.file_size_in_byte {d} LIMIT ?",
                    [*args, size])
 
 
@@ -175,16 +185,48 @@ def _column(conn: Any, sql: str, args: list[Any]) -> list[Any]:
 
 # --- loading what the results show ----------------------------------------------------------------------
 
-def assets(conn: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not ids:
-        return {}
-    return {r["id"]: r for r in conn.execute(f"SELECT * FROM asset WHERE id IN ({marks(ids)})", ids)}
+def _dicts(conn: Any, sql: str, args: list[Any]) -> list[dict[str, Any]]:
+    """Rows as dicts, naming the columns once per query (the connection's row factory names them per row)."""
+    cur = conn.cursor()
+    cur.row_trace = None
+    cur.execute(sql, args)
+    try:
+        names = [d[0] for d in cur.getdescription()]
+    except apsw.ExecutionCompleteError:  # no rows
+        return []
+    return [dict(zip(names, r)) for r in cur]
 
 
-def exifs(conn: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+def load(conn: Any, keys: list[int], asset_columns: tuple[str, ...], exif_columns: tuple[str, ...] | None
+         ) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """[(asset row, exif row or None)] of these rowids with just these columns, in their order (missing ones left
+    out); exif_columns None: no exif rows."""
+    if not keys:
+        return []
+    arg = [apsw.carray(array("q", keys))]
+    cols = ", ".join(f"a.{c}" for c in asset_columns)
+    assets = {r["rowid_"]: r for r in _dicts(conn, f"SELECT a.rowid AS rowid_, {cols} FROM carray(?) k CROSS JOIN "
+                                                   "asset a ON a.rowid = k.value", arg)}
+    exifs = {}
+    if exif_columns is not None:
+        cols = ", ".join(f"e.{c}" for c in exif_columns)
+        exifs = {r["asset_id"]: r for r in _dicts(conn, f"SELECT {cols} FROM carray(?) k CROSS JOIN asset a "
+                                                        "ON a.rowid = k.value JOIN asset_exif e ON e.asset_id = a.id", arg)}
+    return [(assets[k], exifs.get(assets[k]["id"])) for k in keys if k in assets]
+
+
+def keys_of(conn: Any, ids: list[str]) -> list[int]:
+    """Rowids of these asset ids, in their order."""
     if not ids:
-        return {}
-    return {r["asset_id"]: r for r in conn.execute(f"SELECT * FROM asset_exif WHERE asset_id IN ({marks(ids)})", ids)}
+        return []
+    found = dict(_rows(conn, f"SELECT id, rowid FROM asset WHERE id IN ({marks(ids)})", ids))
+    return [found[i] for i in ids if i in found]
+
+
+def _rows(conn: Any, sql: str, args: list[Any]) -> list[tuple[Any, ...]]:
+    cur = conn.cursor()
+    cur.row_trace = None
+    return cur.execute(sql, args).fetchall()  # type: ignore[no-any-return]
 
 
 def people(conn: Any, ids: list[str]) -> dict[str, list[dict[str, Any]]]:

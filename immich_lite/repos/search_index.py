@@ -57,6 +57,7 @@ def dirty_keys(conn: Any) -> list[int]:
     """Rowids of the existing assets with pending changes."""
     cur = conn.cursor()
     cur.row_trace = None
+    # driven by the (small) change log: one primary-key probe of asset per pending id
     return [r[0] for r in cur.execute(
-        "SELECT DISTINCT a.rowid FROM search_dirty d JOIN asset a ON a.id = d.asset_id")]
+        "SELECT a.rowid FROM asset a WHERE a.id IN (SELECT asset_id FROM search_dirty)")]
 

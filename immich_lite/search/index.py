@@ -91,13 +91,19 @@ def to_document(d: Doc) -> tantivy.Document:
 
 # --- queries -----------------------------------------------------------------------------------------
 
-def all_of(*queries: tantivy.Query | None, exclude: tantivy.Query | None = None) -> tantivy.Query:
+def all_of(*queries: tantivy.Query | None, exclude: tantivy.Query | list[tantivy.Query] | None = None
+           ) -> tantivy.Query:
     parts = [(tantivy.Occur.Must, q) for q in queries if q is not None]
     if not parts:
         parts = [(tantivy.Occur.Must, tantivy.Query.all_query())]
-    if exclude is not None:
-        parts.append((tantivy.Occur.MustNot, exclude))
+    for q in exclude if isinstance(exclude, list) else [exclude] if exclude is not None else []:
+        parts.append((tantivy.Occur.MustNot, q))
     return parts[0][1] if len(parts) == 1 else tantivy.Query.boolean_query(parts)
+
+
+def int_range(field_name: str, lower: int | None, upper: int | None) -> tantivy.Query:
+    """lower <= field <= upper over an i64 fast field (None: unbounded)."""
+    return tantivy.Query.range_query(SCHEMA, field_name, tantivy.FieldType.Integer, lower, upper)
 
 
 def term(field_name: str, value: Any) -> tantivy.Query:
@@ -157,6 +163,14 @@ class View:
         if order_by == "key":
             return [int(k) for k, _ in hits]
         return [int(k) for k in self.searcher.fast_field_values("key", [a for _, a in hits])]
+
+    def ordered(self, query: tantivy.Query, limit: int, order_by: str, ascending: bool) -> list[tuple[int, int]]:
+        """[(value of `order_by`, rowid)] of the first `limit` matching (trusted) documents in that order."""
+        order = tantivy.Order.Asc if ascending else tantivy.Order.Desc
+        hits = self.searcher.search(self._trusted(query), max(limit, 1), count=False, order_by_field=order_by,
+                                    order=order).hits
+        keys = self.searcher.fast_field_values("key", [a for _, a in hits]) if hits else []
+        return [(int(v), int(k)) for (v, _), k in zip(hits, keys)]
 
     def facet(self, query: tantivy.Query, field_name: str, min_count: int = 1) -> dict[str, int]:
         """{value: documents} of a raw fast field over the matching (trusted) documents."""

@@ -11,23 +11,29 @@ nothing matches exactly).
 Substring terms are always checked exactly in SQL (immich_fold(col) LIKE ...); the index only picks the candidates
 (every trigram of the term). Word terms are answered by the index for the assets it is current for, and by an SQL
 approximation (substring per word) for the assets with pending changes or when there is no index.
+
+The index also takes the structured filters it holds (owner, visibility, trash, type, place, camera, dates) so
+that it hands SQL few candidates; SQL applies every filter again. For a page, only the candidates on the near side
+of a date boundary are handed over (the first `take` hits in the page's order, ties included), with SQL told the
+same boundary; when that region holds too few results, the service asks again with a wider one.
 """
 from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import apsw
 
+from immich_lite import ids
 from immich_lite.search import text
-from immich_lite.search.index import View, all_of, substring, terms, word_match
+from immich_lite.search.index import View, all_of, int_range, substring, term, terms, word_match
 
 TEXT_FIELDS = (("originalFileName", "name", True), ("description", "description", True),
                ("originalPath", "path", False), ("ocr", "ocr", False), ("query", "query", True))
 _LIKE = "LIKE ? ESCAPE '\\'"
-_EXACT = {"name": f"immich_fold(a.original_file_name) {_LIKE}", "description": f"immich_fold(e.description) {_LIKE}",
-          "path": f"immich_fold(a.original_path) {_LIKE}"}
+_EXACT = {"name": "a.original_file_name", "description": "e.description", "path": "a.original_path"}
 # one word of `query`, anywhere an asset's text lives
 _QUERY_WORD = (
     f"(immich_fold(a.original_file_name) {_LIKE} OR EXISTS (SELECT 1 FROM asset_exif x WHERE x.asset_id = a.id AND ("
@@ -56,7 +62,13 @@ class TextPart:
         return text.words(self.folded)
 
     def exact_sql(self) -> tuple[str, list[Any]]:
-        return _EXACT[self.kind], [text.contains_pattern(self.folded)]
+        col, pattern = _EXACT[self.kind], text.contains_pattern(self.folded)
+        if self.folded.isascii() and not any(c in self.folded for c in "%_\\"):
+            # An ASCII term without wildcards: SQLite's own LIKE (ASCII case-insensitive) decides for ASCII text;
+            # only text with other characters (or controls) is folded in Python. Same answers, far fewer calls.
+            return (f"({col} {_LIKE} OR ({col} GLOB '*[^ -~]*' AND immich_fold({col}) {_LIKE}))",
+                    [pattern, pattern])
+        return f"immich_fold({col}) {_LIKE}", [pattern]
 
     def approximate_sql(self) -> tuple[str, list[Any]]:
         """SQL that stands in for the index's word match (substring per word)."""
@@ -97,49 +109,112 @@ def rowids_in(keys: list[int]) -> tuple[str, list[Any]]:
 
 
 @dataclass
+class Window:
+    """A page query: the rows it needs (offset + size + 1), its order, how many index hits to hand over."""
+    limit: int
+    descending: bool
+    take: int
+
+
+@dataclass
 class Plan:
     sql: list[str]
     args: list[Any]
     needs_exif: bool
-    used_index: bool
+    keys: list[int] | None = None  # the index's candidates (rowids, pending ones included); None: scan in SQL
+    complete: bool = True  # False: only a date region was handed over (a short page means: widen and ask again)
 
 
-def plan(view: View | None, parts: list[TextPart], owner_ids: list[str] | None) -> Plan:
-    """SQL terms for the text parts; `view` None: SQL alone."""
-    out = Plan([], [], any(p.kind == "description" for p in parts), False)
+_FACETS = {"city": "city", "state": "state", "country": "country", "make": "make", "model": "model",
+           "lensModel": "lens"}
+_DATE_FIELDS = {"taken": ("takenAfter", "takenBefore"), "created": ("createdAfter", "createdBefore")}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _micros(stored: str) -> int:
+    """Microseconds since the epoch, exactly (the index's `taken`/`created`)."""
+    d = ids.parse_iso(stored) - _EPOCH
+    return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def _stored(micros: int) -> str:
+    return ids.iso(_EPOCH + timedelta(microseconds=micros)) or ""
+
+
+def pushdown(f: Any) -> tuple[list[Any], list[Any], bool]:
+    """(must, must-not, selective) index terms for the filters the index holds (repos.search.Filter)."""
+    must: list[Any] = []
+    must_not: list[Any] = []
+    if f.user_ids:
+        must.append(terms("owner", f.user_ids))
+    if f.visibility == "not-locked":
+        must_not.append(term("visibility", "locked"))
+    elif f.visibility:
+        must.append(term("visibility", f.visibility))
+    if not f.with_deleted:
+        must.append(term("live", 1))
+    if f.type:
+        must.append(term("type", f.type))
+    selective = False
+    for key, value in f.exif.items():
+        if key in _FACETS and value is not None:
+            must.append(term(_FACETS[key], str(value)))
+            selective = True
+    for field_name, (after, before) in _DATE_FIELDS.items():
+        lo, hi = f.dates.get(after), f.dates.get(before)
+        if lo or hi:
+            must.append(int_range(field_name, _micros(lo) if lo else None, _micros(hi) if hi else None))
+    return must, must_not, selective
+
+
+def _trusted(view: View, q: Any, window: Window | None, out: Plan) -> list[int]:
+    """The rowids to hand over: all matches, or for a page the first `take` in its order plus the ties at the
+    edge (and the edge goes into `out` as an SQL term)."""
+    if window is None:
+        return view.keys(q)
+    hits = view.ordered(q, window.take + 1, "taken", ascending=not window.descending)
+    if len(hits) <= window.take:
+        return [k for _, k in hits]
+    edge = hits[window.take - 1][0]
+    # the edge's ties: all within the first `take` when the next hit is already past the edge
+    ties = view.keys(all_of(q, int_range("taken", edge, edge))) if hits[window.take][0] == edge else []
+    out.sql.append("a.file_created_at >= ?" if window.descending else "a.file_created_at <= ?")
+    out.args.append(_stored(edge))
+    out.complete = False
+    return list(dict.fromkeys([*(k for _, k in hits[:window.take]), *ties]))
+
+
+def plan(view: View | None, parts: list[TextPart], f: Any, window: Window | None = None) -> Plan:
+    """SQL terms for the text parts (and index candidates for the filters); `view` None: SQL alone."""
+    out = Plan([], [], any(p.kind == "description" for p in parts))
     for p in parts:
         if p.exact:
             s, a = p.exact_sql()
             out.sql.append(s)
             out.args.extend(a)
     loose = [p for p in parts if not p.exact]
-    queries = [q for q in (p.index_query() for p in parts) if q is not None] if view is not None else []
-    if view is None or not queries:
+    texts = [q for q in (p.index_query() for p in parts) if q is not None] if view is not None else []
+    must, must_not, selective = pushdown(f) if view is not None else ([], [], False)
+    if view is None or not (texts or selective):
         for p in loose:
             s, a = p.approximate_sql()
             out.sql.append(s)
             out.args.extend(a)
         return out
-    scope = terms("owner", owner_ids) if owner_ids else None
-    trusted = view.keys(all_of(scope, *queries))
+    q = all_of(*texts, *must, exclude=must_not)
+    trusted = _trusted(view, q, window, out)
     if not trusted and loose:  # nothing starts that way: allow a typo or two
-        fuzzy = [q for q in (p.index_query(fuzzy=True) for p in parts) if q is not None]
-        trusted = view.keys(all_of(scope, *fuzzy))
-    out.used_index = True
-    if not loose:
-        s, a = rowids_in(sorted(set(trusted) | set(view.dirty_keys)))
-        out.sql.append(s)
-        out.args.extend(a)
-        return out
-    s, a = rowids_in(trusted)
-    branches, args = [s], list(a)
-    if view.dirty_keys:
+        fuzzy = all_of(*(x for x in (p.index_query(fuzzy=True) for p in parts) if x is not None), *must,
+                       exclude=must_not)
+        trusted = _trusted(view, fuzzy, window, out)
+    out.keys = list(dict.fromkeys([*trusted, *view.dirty_keys]))
+    if loose and view.dirty_keys:  # the index vouches for the text of the others; these are checked in SQL
         s, a = rowids_in(view.dirty_keys)
         approx = [p.approximate_sql() for p in loose]
-        branches.append("(" + " AND ".join([s, *(x for x, _ in approx)]) + ")")
-        args.extend(a)
+        out.sql.append(f"(NOT {s} OR (" + " AND ".join(x for x, _ in approx) + "))")
+        out.args.extend(a)
         for _, xa in approx:
-            args.extend(xa)
-    out.sql.append("(" + " OR ".join(branches) + ")")
-    out.args.extend(args)
+            out.args.extend(xa)
     return out

@@ -23,18 +23,30 @@ def _strips_marks(base: str) -> bool:
     return o < 0x530 or 0x1E00 <= o <= 0x1FFF  # Latin, Greek, Cyrillic, Armenian; Latin/Greek extended
 
 
-def fold(value: str | None) -> str | None:
-    """Lower-cased, accent-free form used for every comparison search makes."""
-    if value is None:
-        return None
-    if value.isascii():
-        return value.lower()
+def _fold_slow(value: str) -> str:
     out: list[str] = []
     for ch in unicodedata.normalize("NFD", value.translate(_SPECIAL)):
         if out and unicodedata.combining(ch) and _strips_marks(out[-1]):
             continue
         out.append(ch)
     return unicodedata.normalize("NFC", "".join(out)).casefold()
+
+
+# Latin, Greek and Cyrillic letters and the combining diacritics, folded one by one: text made only of those
+# (most non-ASCII captions and names) then folds with one str.translate (C) instead of a normalisation pass.
+_FAST = {c: _fold_slow(chr(c)) for c in range(0x80, 0x530) if _fold_slow(chr(c)) != chr(c)}
+_FAST.update({c: "" for c in range(0x300, 0x530) if unicodedata.combining(chr(c))})
+
+
+def fold(value: str | None) -> str | None:
+    """Lower-cased, accent-free form used for every comparison search makes."""
+    if value is None:
+        return None
+    if value.isascii():
+        return value.lower()
+    if max(value) < "\u0530":
+        return value.translate(_FAST).lower()
+    return _fold_slow(value)
 
 
 def trigrams(folded: str) -> set[str]:

@@ -12,7 +12,7 @@ from immich_lite import ids
 from immich_lite.access import require_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
-from immich_lite.dto.asset import map_search_asset
+from immich_lite.dto.asset import ASSET_COLUMNS, EXIF_COLUMNS, map_search_asset
 from immich_lite.errors import BadRequest, Unauthorized
 from immich_lite.repos import search as repo
 from immich_lite.repos.timeline import partner_ids
@@ -96,26 +96,37 @@ def _scope(ctx: Ctx, conn: Any, auth: AuthContext, dto: dict[str, Any]) -> tuple
     return user_ids_to_search(conn, auth, dto.get("visibility")), []
 
 
-def _with_text(ctx: Ctx, conn: Any, f: repo.Filter, dto: dict[str, Any]) -> repo.Filter:
-    parts = text_query.text_parts(dto)
-    if parts:
-        p = text_query.plan(view(ctx, conn), parts, f.user_ids)
-        f.text_sql, f.text_args, f.text_needs_exif = p.sql, p.args, p.needs_exif
-    return f
+def _with_text(ctx: Ctx, conn: Any, f: repo.Filter, dto: dict[str, Any],
+               window: text_query.Window | None = None) -> text_query.Plan:
+    """Plan the text filters (and the index's candidates) into `f`; returns the plan."""
+    p = text_query.plan(view(ctx, conn), text_query.text_parts(dto), f, window)
+    f.text_sql, f.text_args, f.text_needs_exif, f.keys = p.sql, p.args, p.needs_exif, p.keys
+    return p
 
 
-def map_results(conn: Any, auth: AuthContext, asset_ids: list[str], *, with_exif: bool = False,
+def _page(ctx: Ctx, conn: Any, f: repo.Filter, dto: dict[str, Any], page: int, size: int) -> list[int]:
+    """The page's rowids (+1); when the index handed over a date region too small for the page, widen it."""
+    descending = dto.get("order") != "asc"
+    need = page * size + 1
+    take = need + need // 4 + 50  # the index took most filters already: most candidates pass
+    while True:
+        p = _with_text(ctx, conn, f, dto, text_query.Window(need, descending, take))
+        found = repo.page_keys(conn, f, page=page, size=size, descending=descending)
+        if p.complete or len(found) > size:
+            return found
+        take *= 4
+
+
+def map_results(conn: Any, auth: AuthContext, keys: list[int], *, with_exif: bool = False,
                 with_people: bool = False) -> list[dict[str, Any]]:
-    """AssetResponseDto per id, in order, as upstream maps search rows (no owner, tags or stack)."""
-    rows = repo.assets(conn, asset_ids)
-    exifs = repo.exifs(conn, asset_ids) if with_exif else {}
-    people = repo.people(conn, asset_ids) if with_people else {}
+    """AssetResponseDto per asset rowid, in order, as upstream maps search rows (no owner, tags or stack)."""
+    rows = repo.load(conn, keys, ASSET_COLUMNS, EXIF_COLUMNS if with_exif else None)
+    people = repo.people(conn, [a["id"] for a, _ in rows]) if with_people else {}
     link = auth.shared_link
     strip = link is not None and not link["show_exif"]
-    return [map_search_asset(rows[i], exif=exifs.get(i) if with_exif else None,
-                             people=[map_person(p) for p in people.get(i, [])],
+    return [map_search_asset(a, exif=exif, people=[map_person(p) for p in people.get(a["id"], [])],
                              caller_id=None if link else auth.user_id, strip_metadata=strip)
-            for i in asset_ids if i in rows]
+            for a, exif in rows]
 
 
 def _response(items: list[dict[str, Any]], next_page: str | None) -> dict[str, Any]:
@@ -129,8 +140,8 @@ def search_metadata(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[st
     page, size = int(dto.get("page") or 1), int(dto.get("size") or DEFAULT_SIZE)
     with ctx.db.read() as conn:
         user_ids, album_ids = _scope(ctx, conn, auth, dto)
-        f = _with_text(ctx, conn, build_filter(conn, auth, dto, user_ids=user_ids, album_ids=album_ids), dto)
-        found = repo.page_ids(conn, f, page=page, size=size, descending=dto.get("order") != "asc")
+        f = build_filter(conn, auth, dto, user_ids=user_ids, album_ids=album_ids)
+        found = _page(ctx, conn, f, dto, page, size)
         has_next = len(found) > size
         items = map_results(conn, auth, found[:size], with_exif=bool(dto.get("withExif")),
                             with_people=bool(dto.get("withPeople")))
@@ -142,8 +153,8 @@ def search_statistics(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[
     with ctx.db.read() as conn:
         user_ids = user_ids_to_search(conn, auth, dto.get("visibility"))
         require_elevated(auth, dto)
-        f = _with_text(ctx, conn, build_filter(conn, auth, dto, user_ids=user_ids, album_ids=dto.get("albumIds")),
-                       dto)
+        f = build_filter(conn, auth, dto, user_ids=user_ids, album_ids=dto.get("albumIds"))
+        _with_text(ctx, conn, f, dto)
         if f.album_ids:
             require_access(conn, auth, "album.read", f.album_ids)
         return {"total": repo.count(conn, f)}
@@ -152,8 +163,9 @@ def search_statistics(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[
 def search_random(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> list[dict[str, Any]]:
     require_elevated(auth, dto)
     with ctx.db.read() as conn:
-        f = _with_text(ctx, conn, _owned_filter(conn, auth, dto), dto)
-        found = repo.random_ids(conn, f, int(dto.get("size") or DEFAULT_SIZE))
+        f = _owned_filter(conn, auth, dto)
+        _with_text(ctx, conn, f, dto)
+        found = repo.random_keys(conn, f, int(dto.get("size") or DEFAULT_SIZE))
         return map_results(conn, auth, found, with_exif=bool(dto.get("withExif")),
                            with_people=bool(dto.get("withPeople")))
 
@@ -162,9 +174,10 @@ def search_large_assets(ctx: Ctx, auth: AuthContext, q: dict[str, Any]) -> list[
     """POST /search/large-assets (filters in the query string, as upstream's @Query): biggest files first."""
     require_elevated(auth, q)
     with ctx.db.read() as conn:
-        f = _with_text(ctx, conn, _owned_filter(conn, auth, q), q)
+        f = _owned_filter(conn, auth, q)
         f.min_file_size = int(q.get("minFileSize") or 0)
-        found = repo.largest_ids(conn, f, int(q.get("size") or DEFAULT_SIZE))
+        _with_text(ctx, conn, f, q)
+        found = repo.largest_keys(conn, f, int(q.get("size") or DEFAULT_SIZE))
         # upstream selects the exif row (withExifInner) for the size order; it maps it only when asked
         return map_results(conn, auth, found, with_exif=bool(q.get("withExif")))
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
+from immich_lite.repos import search as search_repo
 from immich_lite.repos import search_facets as repo
 from immich_lite.search import index as ix
 from immich_lite.search.places import PlaceIndex
@@ -83,7 +84,7 @@ def get_assets_by_city(ctx: Ctx, auth: AuthContext) -> list[dict[str, Any]]:
     with ctx.db.read() as conn:
         cities = _city_assets(ctx, conn, user_ids_to_search(conn, auth), 1)
         # upstream maps with no auth (isFavorite false) and the exif row joined in
-        items = map_results(conn, auth, [a for _, a in cities], with_exif=True)
+        items = map_results(conn, auth, search_repo.keys_of(conn, [a for _, a in cities]), with_exif=True)
     for item in items:
         item["isFavorite"] = False
     return items
