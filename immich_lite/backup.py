@@ -474,11 +474,11 @@ class VerifyResult:
 
     def summary(self) -> str:
         state = "OK" if self.ok else "PROBLEMS"
+        index = "DISAGREES" if self.search_index else "rebuild-queued" if self.search_rebuild else "ok"
         return (f"verify: {state} integrity={'ok' if not self.integrity else 'FAILED'} assets={self.assets} "
                 f"missing={len(self.missing)} checksum_mismatch={len(self.mismatched)} "
                 f"orphans={len(self.orphans)} thumbnails_requeued={self.thumbnails_requeued} "
-                f"search_index={'DISAGREES' if self.search_index else 'rebuild-queued' if self.search_rebuild else 'ok'}"
-                f" search_pending={self.search_pending}")
+                f"search_index={index} search_pending={self.search_pending}")
 
 
 def requeue_missing_thumbnails(ctx: Any) -> int:

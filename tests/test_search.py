@@ -5,7 +5,7 @@ with the index gone (SQL alone, as while it is being rebuilt); both must give th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from tests.helpers.upload import upload
 from tests.test_timeline import tiny_jpeg
 
 ALL = "visible"  # expected: everything A's default search sees
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 YESTERDAY = (NOW - timedelta(days=1)).isoformat()
 TOMORROW = (NOW + timedelta(days=1)).isoformat()
 
@@ -282,7 +282,7 @@ def test_pending_changes_are_searched_before_the_index_has_them(lib: Library) ->
 
 
 def test_index_follows_edits(lib: Library) -> None:
-    a, ids = lib.a, lib.ids
+    a = lib.a
     assert a.put(f"/api/people/{lib.people['jon']}", json={"name": "Aegon Targaryen"}).status_code == 200
     assert a.patch(f"/api/albums/{lib.albums['food']}", json={"albumName": "Desserts"}).status_code == 200
     jobs.drain(lib.ctx)

@@ -173,6 +173,8 @@ def test_large_assets_biggest_first_and_in_scope(lib: Library, mode: str) -> Non
     r = lib.a.post("/api/search/large-assets", params={"size": 3})
     items = assert_schema(r, "searchLargeAssets")
     assert [lib.names[i["id"]] for i in items][:1] == ["motion"]
+    sizes = [i["exifInfo"]["fileSizeInByte"] for i in items]  # always there: the web's Large files page shows it
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 3_000_000
     big = lib.a.post("/api/search/large-assets", params={"minFileSize": 1_000_000, "withExif": "true"}).json()
     assert {lib.names[i["id"]] for i in big} == {"motion", "motion_video"} and all(i["exifInfo"] for i in big)
     everything = lib.a.post("/api/search/large-assets", params={"size": 1000}).json()

@@ -194,7 +194,7 @@ def _dicts(conn: Any, sql: str, args: list[Any]) -> list[dict[str, Any]]:
         names = [d[0] for d in cur.getdescription()]
     except apsw.ExecutionCompleteError:  # no rows
         return []
-    return [dict(zip(names, r)) for r in cur]
+    return [dict(zip(names, r, strict=True)) for r in cur]
 
 
 def load(conn: Any, keys: list[int], asset_columns: tuple[str, ...], exif_columns: tuple[str, ...] | None
@@ -210,8 +210,9 @@ def load(conn: Any, keys: list[int], asset_columns: tuple[str, ...], exif_column
     exifs = {}
     if exif_columns is not None:
         cols = ", ".join(f"e.{c}" for c in exif_columns)
-        exifs = {r["asset_id"]: r for r in _dicts(conn, f"SELECT {cols} FROM carray(?) k CROSS JOIN asset a "
-                                                        "ON a.rowid = k.value JOIN asset_exif e ON e.asset_id = a.id", arg)}
+        sql = (f"SELECT {cols} FROM carray(?) k CROSS JOIN asset a ON a.rowid = k.value "
+               "JOIN asset_exif e ON e.asset_id = a.id")
+        exifs = {r["asset_id"]: r for r in _dicts(conn, sql, arg)}
     return [(assets[k], exifs.get(assets[k]["id"])) for k in keys if k in assets]
 
 

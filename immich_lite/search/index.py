@@ -170,7 +170,7 @@ class View:
         hits = self.searcher.search(self._trusted(query), max(limit, 1), count=False, order_by_field=order_by,
                                     order=order).hits
         keys = self.searcher.fast_field_values("key", [a for _, a in hits]) if hits else []
-        return [(int(v), int(k)) for (v, _), k in zip(hits, keys)]
+        return [(int(v), int(k)) for (v, _), k in zip(hits, keys, strict=True)]
 
     def facet(self, query: tantivy.Query, field_name: str, min_count: int = 1) -> dict[str, int]:
         """{value: documents} of a raw fast field over the matching (trusted) documents."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apsw
@@ -130,7 +130,7 @@ _FACETS = {"city": "city", "state": "state", "country": "country", "make": "make
 _DATE_FIELDS = {"taken": ("takenAfter", "takenBefore"), "created": ("createdAfter", "createdBefore")}
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _micros(stored: str) -> int:

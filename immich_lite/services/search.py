@@ -178,8 +178,9 @@ def search_large_assets(ctx: Ctx, auth: AuthContext, q: dict[str, Any]) -> list[
         f.min_file_size = int(q.get("minFileSize") or 0)
         _with_text(ctx, conn, f, q)
         found = repo.largest_keys(conn, f, int(q.get("size") or DEFAULT_SIZE))
-        # upstream selects the exif row (withExifInner) for the size order; it maps it only when asked
-        return map_results(conn, auth, found, with_exif=bool(q.get("withExif")))
+        # upstream joins the exif row in (withExifInner) for the size order, so it is always in the answer: the
+        # web's Large files page shows exifInfo.fileSizeInByte without asking for it
+        return map_results(conn, auth, found, with_exif=True)
 
 
 def _owned_filter(conn: Any, auth: AuthContext, dto: dict[str, Any]) -> repo.Filter:

@@ -198,7 +198,7 @@ def check(ctx: Ctx) -> Agreement:
         keys = [int(k) for k, _ in hits]
         digests = searcher.fast_field_values("digest", addrs) if addrs else []
         indexed: dict[int, list[tuple[int, Any]]] = {}
-        for k, dg, addr in zip(keys, digests, addrs):
+        for k, dg, addr in zip(keys, digests, addrs, strict=True):
             indexed.setdefault(k, []).append((int(dg), addr))
         for rows in _all_docs(conn):
             for d in rows:
