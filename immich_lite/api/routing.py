@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -165,13 +166,21 @@ def authenticate(ctx: Ctx, op: spec.Operation, creds: authn.Credentials) -> auth
     return auth
 
 
+class FastJSONResponse(JSONResponse):
+    """Starlette's JSONResponse, serialised by orjson: the same compact UTF-8 JSON, several times faster for the
+    big bodies (a search page of 250 assets with their exif is ~350 KB)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
 def to_response(result: Any, default_status: int) -> Response:
     if isinstance(result, Response):
         return result
     if isinstance(result, Reply):
         status = result.status or default_status
         resp: Response = (Response(status_code=status) if result.body is None
-                          else JSONResponse(result.body, status_code=status))
+                          else FastJSONResponse(result.body, status_code=status))
         for k, v in result.headers.items():
             resp.headers[k] = v
         for c in result.cookies:
@@ -181,7 +190,7 @@ def to_response(result: Any, default_status: int) -> Response:
         return resp
     if result is None:
         return Response(status_code=default_status)
-    return JSONResponse(result, status_code=default_status)
+    return FastJSONResponse(result, status_code=default_status)
 
 
 def build_routes(ctx: Ctx, table: list[RouteDef]) -> list[Route]:

@@ -34,7 +34,7 @@ log = logging.getLogger("immich_lite.search")
 SCHEMA_VERSION = 1
 MARKER = "immich-lite-index.json"
 FACETS = ("country", "state", "city", "make", "model", "lens")
-WRITER_HEAP = 16_000_000  # bytes; tantivy's floor is 3 MB per thread; one thread
+WRITER_HEAP = 16_000_000  # bytes, one thread (tantivy-py refuses less than 15 MB per thread)
 Doc = dict[str, Any]
 
 

