@@ -38,6 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Server, machine, median, mib, proc_status, table  # noqa: E402
 from timeline import _p95, generate  # noqa: E402
+from timeline import _timed as timed  # noqa: E402
 
 CAMERAS = [("Canon", "Canon EOS 7D", "EF24-105mm f/4L IS USM"), ("Canon", "Canon EOS R5", "RF24-70mm F2.8 L IS USM"),
            ("Apple", "iPhone 12", "iPhone 12 back dual wide camera 4.2mm f/1.6"),
@@ -78,18 +79,6 @@ def enrich(db: Any, seed: int = 7) -> dict[str, int]:
             conn.execute("UPDATE asset_exif SET make = ?, model = ?, lens_model = ?, description = ? "
                          "WHERE asset_id = ?", (make, model, lens, description, asset_id))
     return uses
-
-
-def timed(fn: Any, rounds: int) -> tuple[list[float], Any]:
-    out = None
-    for _ in range(3):
-        out = fn()
-    xs = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        out = fn()
-        xs.append((time.perf_counter() - t) * 1000)
-    return xs, out
 
 
 def main() -> None:

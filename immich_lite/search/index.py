@@ -28,6 +28,7 @@ import tantivy
 
 from immich_lite.faults import fault
 from immich_lite.search import text
+from immich_lite.storage import fsync_dir
 
 log = logging.getLogger("immich_lite.search")
 
@@ -283,7 +284,7 @@ class AssetIndex:
             if self.path.exists():
                 os.rename(self.path, old)
             os.rename(new, self.path)
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
             shutil.rmtree(old, ignore_errors=True)
         return n
 
@@ -295,17 +296,9 @@ class AssetIndex:
                 shutil.rmtree(p, ignore_errors=True)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(path: Path) -> None:
     for p in path.iterdir():
         if p.is_file():
             with open(p, "rb") as f:
                 os.fsync(f.fileno())
-    _fsync_dir(path)
+    fsync_dir(path)
