@@ -169,3 +169,21 @@ def test_backup_leaves_the_index_out_and_a_restore_rebuilds_it(live_server: Live
         assert found(user, {"query": "velvet"}) == {asset}
     finally:
         restored.close()
+
+
+def test_an_emptied_search_queue_is_queued_again_on_start(live_server: LiveServer) -> None:
+    admin = live_server.sign_up_admin()
+    asset = upload_described(admin, "amber meadow")
+    idle(live_server, admin)
+    assert admin.request("PUT", "/api/queues/search", json={"isPaused": True}).status_code == 200
+    assert admin.request("PUT", f"/api/assets/{asset}", json={"description": "copper canyon"}).status_code == 200
+    assert admin.request("DELETE", "/api/queues/search/jobs", json={}).status_code in (200, 204)
+    assert admin.request("PUT", "/api/queues/search", json={"isPaused": False}).status_code == 200
+    assert found(admin, {"query": "copper"}) == {asset}  # answered from SQL for the changed asset
+    assert found(admin, {"query": "meadow"}) == set()  # the old description (the file is still amber.jpg)
+    live_server.terminate()
+    live_server.start()
+    idle(live_server, admin)
+    code, out = verify(live_server.data)
+    assert code == 0 and "search_index=ok search_pending=0" in out, out
+    assert found(admin, {"query": "copper"}) == {asset}

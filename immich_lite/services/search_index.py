@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -146,11 +147,8 @@ def _rebuild(ctx: Ctx, idx: AssetIndex) -> None:
 def ensure(ctx: Ctx) -> None:
     """At start: a missing index, or one of another schema or database, gets rebuilt by a queued job."""
     idx = index_of(ctx)
-    for leftover in ("assets.new", "assets.old"):
-        if (idx.dir / leftover).exists():
-            import shutil  # noqa: PLC0415
-
-            shutil.rmtree(idx.dir / leftover, ignore_errors=True)
+    for leftover in ("assets.new", "assets.old"):  # a rebuild cut short
+        shutil.rmtree(idx.dir / leftover, ignore_errors=True)
     if not idx.is_current():
         with ctx.db.read() as conn:
             empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM asset) AS e").fetchone()["e"]
@@ -159,6 +157,12 @@ def ensure(ctx: Ctx) -> None:
                 _rebuild(ctx, idx)
         else:
             queue_rebuild(ctx)
+    else:
+        with ctx.db.read() as conn:
+            pending = repo.dirty_count(conn, 0) > 0
+        if pending:  # changes whose job was removed (an emptied queue): queue it again
+            with ctx.db.write() as conn:
+                jobs.enqueue(conn, UPDATE_JOB, {}, dedupe_key="search-index-update")
 
 
 def queue_rebuild(ctx: Ctx) -> None:
