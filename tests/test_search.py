@@ -323,7 +323,7 @@ def without_index(lib: Library) -> Library:
 @pytest.mark.parametrize(("name", "dto", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_filter_without_index(without_index: Library, name: str, dto: Any, expected: Any) -> None:
     if name in ("ocr with a typo", "query: a place, with a typo"):
-        pytest.skip("typo tolerance needs the index (SQL alone matches substrings)")
+        expected = set()  # typo tolerance is the index's: SQL alone matches substrings (while a rebuild runs)
     _run(without_index, dto, expected)
 
 
