@@ -1,4 +1,6 @@
-"""Immich's error shape, built in one place: {message, error, statusCode, correlationId}."""
+"""Immich 3.1.0's error shape, built in one place: {"message": ...} with the correlation id in the X-Correlation-ID
+header (upstream's global-exception.filter deletes Nest's `error` and `statusCode`); validation failures as
+{"message": "Validation failed", "errors": [zod issues]}; anything unexpected as 500 "Internal server error"."""
 from __future__ import annotations
 
 import logging
@@ -12,52 +14,64 @@ log = logging.getLogger("immich_lite")
 
 class ImmichError(Exception):
     status = 500
-    error = "Internal Server Error"
 
-    def __init__(self, message: str | list[str] = "Internal server error", headers: dict[str, str] | None = None):
-        super().__init__(message if isinstance(message, str) else "; ".join(message))
+    def __init__(self, message: str = "Internal server error", headers: dict[str, str] | None = None):
+        super().__init__(message)
         self.message = message
         self.headers = headers or {}
 
 
 class BadRequest(ImmichError):
-    status, error = 400, "Bad Request"
+    status = 400
+
+
+class ValidationFailed(BadRequest):
+    """A request that its operation's schemas reject: zod's issues (immich_lite.validation)."""
+
+    def __init__(self, issues: list[dict[str, Any]]):
+        super().__init__("Validation failed")
+        self.issues = issues
+
+
+def invalid(path: list[str | int], message: str) -> ValidationFailed:
+    """A rule of a request DTO that the schema alone cannot say (upstream's zod `.refine`): one custom issue."""
+    return ValidationFailed([{"code": "custom", "path": path, "message": message}])
 
 
 class Unauthorized(ImmichError):
-    status, error = 401, "Unauthorized"
+    status = 401
 
 
 class Forbidden(ImmichError):
-    status, error = 403, "Forbidden"
+    status = 403
 
 
 class NotFound(ImmichError):
-    status, error = 404, "Not Found"
+    status = 404
 
 
 class Conflict(ImmichError):
-    status, error = 409, "Conflict"
+    status = 409
 
 
 class PayloadTooLarge(ImmichError):
-    status, error = 413, "Payload Too Large"
+    status = 413
 
 
 class RangeNotSatisfiable(ImmichError):
-    status, error = 416, "Range Not Satisfiable"
+    status = 416
 
 
 class TooManyRequests(ImmichError):
-    status, error = 429, "Too Many Requests"
+    status = 429
 
 
 class ServiceUnavailable(ImmichError):
-    status, error = 503, "Service Unavailable"
+    status = 503
 
 
 class InsufficientStorage(ImmichError):
-    status, error = 507, "Insufficient Storage"
+    status = 507
 
 
 def correlation_id(request: Request) -> str:
@@ -65,13 +79,15 @@ def correlation_id(request: Request) -> str:
     return cid or "-"
 
 
-def error_body(exc: ImmichError, cid: str) -> dict[str, Any]:
-    return {"message": exc.message, "error": exc.error, "statusCode": exc.status, "correlationId": cid}
+def error_body(exc: ImmichError) -> dict[str, Any]:
+    if isinstance(exc, ValidationFailed):
+        return {"message": "Validation failed", "errors": exc.issues}
+    return {"message": exc.message}
 
 
 def error_response(exc: ImmichError, cid: str) -> JSONResponse:
     headers = {"X-Correlation-ID": cid, **exc.headers}
-    return JSONResponse(error_body(exc, cid), status_code=exc.status, headers=headers)
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
 
 
 async def handle_immich_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""The pinned Immich OpenAPI document: operations by id, and request validation with class-validator messages.
+"""The pinned Immich OpenAPI document: operations by id, and request validation as upstream's zod answers.
 
 The spec is the contract (Immich 3.1.0). Routes name an operationId; method, path, permission, admin flag,
 public flag and parameter/body schemas all come from here, so they cannot drift from the contract.
@@ -8,17 +8,12 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
-from immich_lite.errors import BadRequest
-
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
-_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+from immich_lite import validation
+from immich_lite.errors import ValidationFailed
 
 
 @dataclass
@@ -97,204 +92,69 @@ def enum_values(name: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Validation. Messages follow class-validator's wording, which upstream's e2e tests pin
-# (e.g. "email must be an email", "id must be a UUID"). Unknown properties are stripped (whitelist).
-
-class _Errors(list[str]):
-    pass
-
-
-def _is_uuid(v: Any) -> bool:
-    return isinstance(v, str) and bool(_UUID_RE.match(v))
-
-
-def _check(value: Any, schema: dict[str, Any], name: str, errs: _Errors, each: bool = False) -> Any:
-    schema = resolve(schema)
-    prefix = f"each value in {name}" if each else name
-    if value is None:
-        if schema.get("nullable"):
-            return None
-        errs.append(f"{name} should not be null" if name else "value should not be null")
-        return None
-    if "allOf" in schema:
-        merged: dict[str, Any] = {}
-        for part in schema["allOf"]:
-            merged.update(resolve(part))
-        merged.update({k: v for k, v in schema.items() if k != "allOf"})
-        return _check(value, merged, name, errs, each)
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            for option in schema[key]:
-                trial = _Errors()
-                out = _check(value, option, name, trial, each)
-                if not trial:
-                    return out
-            errs.append(f"{prefix} is invalid")
-            return value
-    if "enum" in schema:
-        if value not in schema["enum"]:
-            errs.append(f"{prefix} must be one of the following values: {', '.join(map(str, schema['enum']))}")
-        return value
-    t = schema.get("type")
-    fmt = schema.get("format")
-    if t == "object" or "properties" in schema:
-        if not isinstance(value, dict):
-            errs.append(f"{prefix} must be an object" if name else "body must be an object")
-            return value
-        props = schema.get("properties")
-        if props is None:
-            extra = schema.get("additionalProperties")
-            if isinstance(extra, dict):
-                return {k: _check(v, extra, f"{name}.{k}" if name else k, errs) for k, v in value.items()}
-            return value
-        out = {}
-        for req in schema.get("required", []):
-            if req not in value and req in props:
-                _missing(req if not name else f"{name}.{req}", resolve(props[req]), errs)
-        for k, v in value.items():
-            if k in props:
-                out[k] = _check(v, props[k], f"{name}.{k}" if name else k, errs)
-        return out
-    if t == "array":
-        if not isinstance(value, list):
-            errs.append(f"{prefix} must be an array")
-            return value
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            errs.append(f"{name} must contain at least {schema['minItems']} elements")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errs.append(f"{name} must contain no more than {schema['maxItems']} elements")
-        items = schema.get("items", {})
-        return [_check(v, items, name, errs, each=True) for v in value]
-    if t == "string":
-        if not isinstance(value, str):
-            errs.append(f"{prefix} must be a string")
-            return value
-        if fmt == "uuid":
-            if not _is_uuid(value):
-                errs.append(f"{prefix} must be a UUID")
-            return value.lower() if _is_uuid(value) else value
-        if fmt == "email":
-            if not _EMAIL_RE.match(value):
-                errs.append(f"{prefix} must be an email")
-            return value.lower()
-        if fmt == "date-time":
-            if not _ISO_RE.match(value) or _parse_dt(value) is None:
-                errs.append(f"{prefix} must be a valid ISO 8601 date string")
-            return value
-        if fmt == "date":
-            try:
-                date.fromisoformat(value[:10])
-            except ValueError:
-                errs.append(f"{prefix} must be a valid ISO 8601 date string")
-            return value
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            errs.append(f"{prefix} must be longer than or equal to {schema['minLength']} characters")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errs.append(f"{prefix} must be shorter than or equal to {schema['maxLength']} characters")
-        pattern = schema.get("pattern")
-        if pattern and fmt is None and not re.search(pattern, value):
-            errs.append(f"{prefix} must match {pattern} regular expression")
-        return value
-    if t in ("integer", "number"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            errs.append(f"{prefix} must be {'an integer number' if t == 'integer' else 'a number'}")
-            return value
-        if t == "integer" and isinstance(value, float):
-            if not value.is_integer():
-                errs.append(f"{prefix} must be an integer number")
-                return value
-            value = int(value)
-        if value != value or value in (float("inf"), float("-inf")):
-            errs.append(f"{prefix} must be a number")
-            return value
-        if "minimum" in schema and value < schema["minimum"]:
-            errs.append(f"{prefix} must not be less than {_num(schema['minimum'])}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errs.append(f"{prefix} must not be greater than {_num(schema['maximum'])}")
-        return value
-    if t == "boolean":
-        if not isinstance(value, bool):
-            errs.append(f"{prefix} must be a boolean value")
-        return value
-    return value
-
-
-def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else str(v)
-
-
-def _missing(name: str, schema: dict[str, Any], errs: _Errors) -> None:
-    t = schema.get("type")
-    if schema.get("format") == "uuid":
-        errs.append(f"{name} must be a UUID")
-    elif "enum" in schema:
-        errs.append(f"{name} must be one of the following values: {', '.join(map(str, schema['enum']))}")
-    elif t == "string":
-        errs.append(f"{name} must be a string")
-    elif t == "boolean":
-        errs.append(f"{name} must be a boolean value")
-    elif t in ("integer", "number"):
-        errs.append(f"{name} must be a number")
-    elif t == "array":
-        errs.append(f"{name} must be an array")
-    else:
-        errs.append(f"{name} should not be empty")
-
-
-def _parse_dt(value: str) -> datetime | None:
-    try:
-        v = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-        return datetime.fromisoformat(v)
-    except ValueError:
-        return None
-
+# Validation: zod's issues, as upstream answers (immich_lite.validation).
 
 def validate_body(value: Any, schema: dict[str, Any]) -> Any:
-    errs = _Errors()
-    out = _check(value, schema, "", errs)
-    if errs:
-        raise BadRequest(list(errs))
+    """The body cleaned by its schema (unknown keys stripped).
+
+    :raises ValidationFailed: with zod's issues.
+    """
+    v = validation.Validator(resolve)
+    out = v.check(value, schema, [])
+    if v.issues:
+        raise ValidationFailed(v.issues)
     return out
 
 
 def coerce_param(raw: str, schema: dict[str, Any]) -> Any:
-    """Query strings arrive as text; convert by the declared type before validating."""
+    """A multipart text field read by its declared type (numbers as z.coerce, booleans as stringToBool)."""
     s = resolve(schema)
-    t = s.get("type")
-    if t == "boolean":
-        return {"true": True, "false": False, "1": True, "0": False}.get(raw.lower(), raw)
-    if t in ("integer", "number"):
-        try:
-            n = float(raw)
-            return int(n) if n.is_integer() else n
-        except ValueError:
-            return raw
-    return raw
+    if s.get("type") == "boolean":
+        return {"true": True, "false": False}.get(raw, raw)
+    return validation.coerce(raw, s)
 
 
 def validate_params(values: dict[str, Any], params: list[Param], location: str) -> dict[str, Any]:
-    errs = _Errors()
+    """Path or query values (text, or lists of text for repeated query keys) cleaned by their schemas.
+
+    :raises ValidationFailed: with zod's issues.
+    """
+    v = validation.Validator(resolve)
     out: dict[str, Any] = {}
     for p in params:
         if p.location != location:
             continue
-        if p.name not in values or values[p.name] in (None, ""):
+        s = resolve(p.schema)
+        if p.name not in values or values[p.name] is None:
             if p.required:
-                _missing(p.name, resolve(p.schema), errs)
+                v.check(validation.UNDEFINED, s, [p.name])
             continue
         raw = values[p.name]
-        s = resolve(p.schema)
         if s.get("type") == "array":
             items = raw if isinstance(raw, list) else [raw]
-            out[p.name] = _check([coerce_param(x, s.get("items", {})) for x in items], s, p.name, errs)
+            out[p.name] = v.check([_param_value(v, x, resolve(s.get("items", {})), [p.name, i])
+                                   for i, x in enumerate(items)], s, [p.name])
         else:
-            out[p.name] = _check(coerce_param(raw, s), s, p.name, errs)
-    if errs:
-        raise BadRequest(list(errs))
+            out[p.name] = v.check(_param_value(v, raw, s, [p.name]), s, [p.name])
+    if v.issues:
+        raise ValidationFailed(v.issues)
     return out
 
 
+def _param_value(v: validation.Validator, raw: Any, schema: dict[str, Any], path: list[str | int]) -> Any:
+    if isinstance(raw, str) and schema.get("type") == "boolean":
+        value, issue = validation.check_stringbool(raw, path)
+        if issue is not None:
+            v.add(issue)
+            return True  # reported already; a placeholder the boolean check accepts
+        return value
+    return validation.coerce(raw, schema) if isinstance(raw, str) else raw
+
+
 def parse_uuid(value: str, name: str = "id") -> str:
-    if not _is_uuid(value):
-        raise BadRequest([f"{name} must be a UUID"])
+    """A UUID from somewhere the spec does not describe (e.g. inside a string), or ValidationFailed."""
+    v = validation.Validator(resolve)
+    v.check(value, {"type": "string", "format": "uuid"}, [name])
+    if v.issues:
+        raise ValidationFailed(v.issues)
     return str(uuid.UUID(value))

@@ -106,13 +106,23 @@ def user(client: TestClient, admin: Actor) -> Actor:
 
 
 def assert_error(resp: Any, status: int, message: Any = None) -> dict[str, Any]:
-    """Immich's error shape: message, error, statusCode, correlationId."""
+    """Immich 3.1.0's error shape: only {"message"} (validation failures: {"message": "Validation failed",
+    "errors": [zod issues]}), the correlation id in the X-Correlation-ID header."""
     assert resp.status_code == status, resp.text
     body = resp.json()
-    assert set(body) >= {"message", "error", "statusCode", "correlationId"}, body
-    assert body["statusCode"] == status
+    assert set(body) in ({"message"}, {"message", "errors"}), body
+    assert resp.headers.get("x-correlation-id"), resp.headers
     if message is not None:
         assert body["message"] == message, body
+    return body
+
+
+def assert_invalid(resp: Any, *issues: tuple[list[Any], str]) -> dict[str, Any]:
+    """400 Validation failed whose issues include these (path, message) pairs (upstream's e2e validationError)."""
+    body = assert_error(resp, 400, "Validation failed")
+    got = [(i["path"], i["message"]) for i in body["errors"]]
+    for issue in issues:
+        assert list(issue) in [list(g) for g in got], (issue, got)
     return body
 
 

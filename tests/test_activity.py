@@ -81,3 +81,13 @@ def test_validation_and_disabled_activity(admin: Actor, user: Actor) -> None:
     assert_error(user.post("/api/activities", json={"albumId": album_id, "type": "comment", "comment": "hi"}), 400,
                  "Not found or no activity.create access")
     assert assert_schema(user.get("/api/activities", params={"albumId": album_id}), "getActivities") == []
+
+
+def test_an_asset_outside_the_album_is_a_400(admin: Actor, user: Actor) -> None:
+    album_id, _ = _setup(admin, user)
+    from tests.test_timeline import tiny_jpeg
+
+    outside = upload(admin, data=tiny_jpeg(), filename="elsewhere.jpg").json()["id"]
+    for asset_id in (outside, "3fa85f64-5717-4562-b3fc-2c963f66afa6"):  # not in the album; not anywhere
+        r = user.post("/api/activities", json={"albumId": album_id, "type": "like", "assetId": asset_id})
+        assert_error(r, 400, "Not found or no activity.create access")

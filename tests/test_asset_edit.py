@@ -7,7 +7,7 @@ from typing import Any
 import pyvips
 
 from immich_lite import jobs
-from tests.conftest import CORPUS, Actor, assert_error, assert_schema, login, make_user
+from tests.conftest import CORPUS, Actor, assert_error, assert_invalid, assert_schema, login, make_user
 from tests.helpers.mobile import MobileApp
 from tests.helpers.schema import validator_for_schema
 from tests.helpers.upload import upload
@@ -117,12 +117,12 @@ def test_validation_follows_upstream(admin: Actor, ctx: Any) -> None:
                                                  {"x": 301, "y": 0, "width": 300, "height": 10}}]}),
                  400, "Crop parameters are out of bounds")
     assert_error(admin.put(url, json={"edits": [ROTATE, CROP]}), 400, "Crop action must be the first edit action")
-    assert_error(admin.put(url, json={"edits": [{"action": "rotate", "parameters": {"angle": 45}}]}),
-                 400, ["Angle must be one of the following values: 0, 90, 180, 270"])
-    assert_error(admin.put(url, json={"edits": [{"action": "rotate", "parameters": {"axis": "vertical"}}]}),
-                 400, ["Invalid parameters for action 'rotate', expecting keys: angle"])
-    assert_error(admin.put(url, json={"edits": [ROTATE, {"action": "rotate", "parameters": {"angle": 180}}]}),
-                 400, ["Duplicate edit actions are not allowed"])
+    assert_invalid(admin.put(url, json={"edits": [{"action": "rotate", "parameters": {"angle": 45}}]}),
+                   (["edits", 0, "parameters", "angle"], "Angle must be one of the following values: 0, 90, 180, 270"))
+    assert_invalid(admin.put(url, json={"edits": [{"action": "rotate", "parameters": {"axis": "vertical"}}]}),
+                   (["edits", 0, "parameters"], "Invalid parameters for action 'rotate', expecting keys: angle"))
+    assert_invalid(admin.put(url, json={"edits": [ROTATE, {"action": "rotate", "parameters": {"angle": 180}}]}),
+                   (["edits"], "Duplicate edit actions are not allowed"))
     both = [MIRROR, {"action": "mirror", "parameters": {"axis": "vertical"}}]
     assert admin.put(url, json={"edits": both}).status_code == 200  # one mirror per axis is fine
     assert_error(admin.put(url, json={"edits": []}), 400)

@@ -92,5 +92,5 @@ async def not_found(request: Request, exc: Exception) -> Response:
     if exc.status_code in (404, 405):
         return error_response(NotFound(f"Cannot {request.method} {request.url.path}"), correlation_id(request))
     err = NotFound(str(exc.detail))
-    err.status, err.error = exc.status_code, str(exc.detail)
+    err.status = exc.status_code
     return error_response(err, correlation_id(request))

@@ -346,5 +346,5 @@ async def receive_file(request: Request, field: str, temp_path: Callable[[], Pat
                          check_file=lambda _field, name: check(name))
     upload = form.files.get(field)
     if upload is None:
-        raise BadRequest([f"{field} should not be empty"])
+        raise BadRequest(f"Field(s) {field} should not be empty")  # upstream FileNotEmptyValidator
     return upload

@@ -8,7 +8,7 @@ from immich_lite.access import require_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
 from immich_lite.dto.user import map_user
-from immich_lite.errors import BadRequest
+from immich_lite.errors import BadRequest, invalid
 from immich_lite.repos import user as user_repo
 
 _UNSET = object()
@@ -72,12 +72,16 @@ def create(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> tuple[dict[str, 
     kind = dto["type"]
     comment = dto.get("comment")
     if kind == "comment" and not (comment and comment.strip()):
-        raise BadRequest(["Comment is required when type is COMMENT"])
+        raise invalid(["comment"], "Comment is required when type is COMMENT")
     if kind != "comment" and comment:
-        raise BadRequest(["Comment must not be provided when type is not COMMENT"])
+        raise invalid(["comment"], "Comment must not be provided when type is not COMMENT")
     with ctx.db.write() as conn:
         require_access(conn, auth, "activity.create", [dto["albumId"]])
         asset_id = dto.get("assetId")
+        if asset_id and not conn.execute("SELECT 1 FROM album_asset WHERE album_id = ? AND asset_id = ?",
+                                         (dto["albumId"], asset_id)).fetchone():
+            # upstream inserts and fails on the foreign key (a 500); an asset outside the album is a 400 here
+            raise BadRequest("Not found or no activity.create access")
         if kind == "like":
             found = _search(conn, album_id=dto["albumId"], user_id=auth.user_id, asset_id=asset_id, is_liked=True)
             if found:

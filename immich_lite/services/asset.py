@@ -91,14 +91,7 @@ def _apply_exif(conn: Any, asset_id: str, exif: dict[str, Any]) -> None:
         repo.upsert_exif(conn, asset_id, date_time_original=ids.iso(dt))
 
 
-def _check_rating(dto: dict[str, Any]) -> None:
-    r = dto.get("rating")
-    if r is not None and not (-1 <= r <= 5):
-        raise BadRequest(["rating must not be greater than 5"])
-
-
 def update(ctx: Ctx, auth: AuthContext, asset_id: str, dto: dict[str, Any]) -> dict[str, Any]:
-    _check_rating(dto)
     with ctx.db.write() as conn:
         require_access(conn, auth, "asset.update", [asset_id])
         values = _flag_values(conn, dto, [asset_id])
@@ -145,7 +138,6 @@ def _remove_from_shares(conn: Any, asset_ids: list[str]) -> None:
 
 
 def update_all(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
-    _check_rating(dto)
     asset_ids = list(dict.fromkeys(dto["ids"]))
     with ctx.db.write() as conn:
         require_access(conn, auth, "asset.update", asset_ids)

@@ -24,12 +24,13 @@ from immich_lite.access import require_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
 from immich_lite.dto.sync import map_sync_asset
-from immich_lite.errors import BadRequest
+from immich_lite.errors import BadRequest, ValidationFailed, invalid
 from immich_lite.jobs import JobName, JobStatus, QueueName, enqueue, register
 from immich_lite.media import MediaError
 from immich_lite.media import thumbnail as thumbs
 from immich_lite.repos import asset as repo
 from immich_lite.storage import commit_file
+from immich_lite.validation import custom
 
 log = logging.getLogger("immich_lite.edit")
 
@@ -47,25 +48,27 @@ def _number(v: Any) -> Any:
 
 def parse_edits(dto: dict[str, Any]) -> list[dict[str, Any]]:
     """The body after spec validation → the edit list, or BadRequest as upstream's DTO refinements."""
-    errors: list[str] = []
+    errors: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
-    for item in dto["edits"]:
+    for i, item in enumerate(dto["edits"]):
         action, params = item["action"], item["parameters"]
         keys = KEYS[action]
         if not isinstance(params, dict) or any(k not in params for k in keys):
-            errors.append(f"Invalid parameters for action '{action}', expecting keys: {', '.join(keys)}")
+            errors.append(custom(["edits", i, "parameters"],
+                                 f"Invalid parameters for action '{action}', expecting keys: {', '.join(keys)}"))
             continue
         clean = {k: _number(params[k]) for k in keys}
         if action == "rotate" and clean["angle"] not in ANGLES:
-            errors.append("Angle must be one of the following values: 0, 90, 180, 270")
+            errors.append(custom(["edits", i, "parameters", "angle"],
+                                 "Angle must be one of the following values: 0, 90, 180, 270"))
         out.append({"action": action, "parameters": clean})
     if errors:
-        raise BadRequest(errors)
+        raise ValidationFailed(errors)
     seen: set[str] = set()
     for e in out:
         key = f"mirror-{e['parameters']['axis']}" if e["action"] == "mirror" else e["action"]
         if key in seen:
-            raise BadRequest(["Duplicate edit actions are not allowed"])
+            raise invalid(["edits"], "Duplicate edit actions are not allowed")
         seen.add(key)
     return out
 

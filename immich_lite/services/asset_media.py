@@ -13,7 +13,7 @@ from typing import Any
 from immich_lite import ids, spec
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
-from immich_lite.errors import BadRequest, Unauthorized
+from immich_lite.errors import BadRequest, Unauthorized, invalid
 from immich_lite.media import mime
 from immich_lite.repos import asset as repo
 from immich_lite.repos import user as user_repo
@@ -74,19 +74,15 @@ def _parse_fields(fields: dict[str, str]) -> dict[str, Any]:
     for k, raw in fields.items():
         if k not in props or k in ("assetData", "sidecarData"):
             continue  # unknown fields (deviceAssetId, deviceId, fileSize) are ignored as upstream
-        if k == "metadata":
+        if k == "metadata":  # upstream JsonParsed
             try:
                 value[k] = json.loads(raw)
             except ValueError:
-                raise BadRequest(["metadata must be valid JSON"]) from None
+                raise invalid(["metadata"], "Invalid input: expected JSON string, received string") from None
         else:
             value[k] = spec.coerce_param(raw, props[k])
     value.setdefault("assetData", "")
-    body = spec.validate_body(value, schema)
-    for k in ("fileCreatedAt", "fileModifiedAt"):
-        if k not in body:
-            raise BadRequest([f"{k} must be a Date instance"])
-    return body
+    return spec.validate_body(value, schema)
 
 
 def create(ctx: Ctx, auth: AuthContext, asset_id: str, fields: dict[str, str], files: dict[str, Any],

@@ -133,13 +133,7 @@ def get_status(ctx: Ctx, auth: AuthContext) -> dict[str, Any]:
     return out
 
 
-def _valid_pin(pin: str) -> None:
-    if not (len(pin) == 6 and pin.isdigit()):
-        raise BadRequest(["pinCode must be a 6-digit numeric string"])
-
-
 def setup_pin_code(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
-    _valid_pin(dto["pinCode"])
     with ctx.db.write() as conn:
         user = user_repo.get(conn, auth.user_id)
         assert user is not None
@@ -160,7 +154,6 @@ def _verify_pin_or_password(user: dict[str, Any], dto: dict[str, Any]) -> None:
 
 
 def change_pin_code(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
-    _valid_pin(dto["newPinCode"])
     with ctx.db.write() as conn:
         user = user_repo.get(conn, auth.user_id)
         assert user is not None

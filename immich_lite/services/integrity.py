@@ -168,7 +168,7 @@ def _replace(ctx: Ctx, type_: str, items: list[dict[str, Any]]) -> None:
             if fid and not conn.execute("SELECT 1 FROM asset_file WHERE id = ?", (fid,)).fetchone():
                 continue
             conn.execute("INSERT OR IGNORE INTO integrity_report (id, type, path, asset_id, file_asset_id, created_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (ids.new_id(), type_, it["path"], aid, fid, now))
+                         "VALUES (?, ?, ?, ?, ?, ?)", (ids.uuid7(), type_, it["path"], aid, fid, now))
 
 
 def _walk(root: Path) -> set[str]:

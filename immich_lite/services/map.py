@@ -6,9 +6,10 @@ from typing import Any
 from immich_lite import ids
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
-from immich_lite.errors import BadRequest
+from immich_lite.errors import ValidationFailed
 from immich_lite.media import geocode
 from immich_lite.repos import timeline as repo
+from immich_lite.validation import Validator
 
 
 def get_map_markers(ctx: Ctx, auth: AuthContext, q: dict[str, Any]) -> list[dict[str, Any]]:
@@ -30,13 +31,14 @@ def get_map_markers(ctx: Ctx, auth: AuthContext, q: dict[str, Any]) -> list[dict
 def reverse_geocode(ctx: Ctx, q: dict[str, Any]) -> list[dict[str, Any]]:
     """[{city, state, country}]; all null when nothing is near (upstream always answers one item).
 
-    :raises BadRequest: lat outside [-90, 90] or lon outside [-180, 180].
+    :raises ValidationFailed: lat outside [-90, 90] or lon outside [-180, 180].
     """
     lat, lon = q["lat"], q["lon"]
-    errors = [f"{name} must not be {'less' if v < -limit else 'greater'} than {-limit if v < -limit else limit}"
-              for name, v, limit in (("lat", lat, 90), ("lon", lon, 180)) if not -limit <= v <= limit]
-    if errors:
-        raise BadRequest(errors)
+    v = Validator(lambda s: s)  # upstream: z.coerce.number().pipe(latitudeSchema | longitudeSchema)
+    v.check(lat, {"type": "number", "minimum": -90, "maximum": 90}, ["lat"])
+    v.check(lon, {"type": "number", "minimum": -180, "maximum": 180}, ["lon"])
+    if v.issues:
+        raise ValidationFailed(v.issues)
     hit = geocode.reverse(float(lat), float(lon))
     city, state, country = hit if hit else (None, None, None)
     return [{"city": city, "state": state, "country": country}]

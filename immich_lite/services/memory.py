@@ -12,7 +12,7 @@ from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
 from immich_lite.services.bulk_ids import plan_add, plan_remove
 from immich_lite.dto.asset import map_asset
-from immich_lite.errors import BadRequest
+from immich_lite.errors import BadRequest, invalid
 from immich_lite.repos import marks, system_metadata
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def create(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[str, Any]:
 def update(ctx: Ctx, auth: AuthContext, memory_id: str, dto: dict[str, Any]) -> dict[str, Any]:
     fields = {"isSaved": "is_saved", "seenAt": "seen_at", "memoryAt": "memory_at"}
     if not any(dto.get(k) is not None for k in fields):
-        raise BadRequest(["At least one of the following fields is required: isSaved, seenAt, memoryAt"])
+        raise invalid([], "At least one of the following fields is required: isSaved, seenAt, memoryAt")
     with ctx.db.write() as conn:
         require_access(conn, auth, "memory.update", [memory_id])
         values: dict[str, Any] = {}

@@ -9,7 +9,7 @@ from immich_lite import ids, jobs
 from immich_lite.access import check_access, require_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
-from immich_lite.errors import BadRequest, NotFound
+from immich_lite.errors import BadRequest, NotFound, invalid
 from immich_lite.repos import person as repo
 from immich_lite.repos import user as user_repo
 from immich_lite.services import preferences
@@ -36,13 +36,15 @@ def _find(conn: Any, person_id: str) -> dict[str, Any]:
 
 
 def _check_birth_date(dto: dict[str, Any]) -> None:
+    """upstream: birthDate is any string refined by `new Date(val) <= new Date()` (an unreadable date fails it too)."""
     bd = dto.get("birthDate")
     if bd:
         try:
-            if date.fromisoformat(bd[:10]) > ids.utcnow().date():
-                raise BadRequest(["Birth date cannot be in the future"])
+            future = date.fromisoformat(bd[:10]) > ids.utcnow().date()
         except ValueError:
-            raise BadRequest(["birthDate must be a valid date"]) from None
+            future = True
+        if future:
+            raise invalid(["birthDate"], "Birth date cannot be in the future")
 
 
 def _queue_thumbnail(conn: Any, person_id: str) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from immich_lite import auth as authn
@@ -81,7 +81,9 @@ def create(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[str, Any]:
     token = authn.new_token()
     expires = None
     if dto.get("duration"):
-        expires = ids.iso(ids.utcnow() + timedelta(seconds=int(dto["duration"])))
+        # a duration past the calendar (the spec allows up to 2^53 s) means a session that never expires
+        seconds = min(int(dto["duration"]), int((datetime.max.replace(tzinfo=UTC) - ids.utcnow()).total_seconds()))
+        expires = ids.iso(ids.utcnow() + timedelta(seconds=seconds))
     with ctx.db.write() as conn:
         row = repo.insert(conn, user_id=auth.user_id, token_hash=authn.sha256(token), parent_id=auth.session["id"],
                           device_type=dto.get("deviceType", ""), device_os=dto.get("deviceOS", ""),

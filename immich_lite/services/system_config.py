@@ -9,10 +9,11 @@ import copy
 from typing import Any
 
 from immich_lite.ctx import Ctx
-from immich_lite.errors import BadRequest
+from immich_lite.errors import BadRequest, ValidationFailed
 from immich_lite.repos import system_metadata
 from immich_lite.services import system_config_rules as rules
 from immich_lite.services.system_config_defaults import DEFAULTS, STORAGE_PRESETS, STORAGE_TOKENS
+from immich_lite.validation import custom
 
 KEY = "system-config"
 NO_SMTP = "immich-lite cannot send email"
@@ -114,23 +115,20 @@ _OPTIONAL_URLS: list[tuple[Path, str]] = [
 ]
 
 
-def _schema_errors(dto: dict[str, Any]) -> list[str]:
-    """Immich: the zod refinements of SystemConfigSchema (a 400 listing every failure)."""
-    errors: list[str] = []
+def _schema_errors(dto: dict[str, Any]) -> list[dict[str, Any]]:
+    """Immich: the zod refinements of SystemConfigSchema (a 400 listing every failure as a custom issue)."""
+    errors: list[dict[str, Any]] = []
     for path in _CRON_PATHS:
         reason = rules.cron_error(_get(dto, path))
         if reason is not None:
-            errors.append(f"{'.'.join(path)}: Invalid cron expression. {reason}")
-    for key in ("lightStyle", "darkStyle"):
-        if not rules.is_url(dto["map"][key]):
-            errors.append(f"map.{key}: Invalid URL")
+            errors.append(custom(list(path), f"Invalid cron expression. {reason}"))
     for path, message in _OPTIONAL_URLS:
         value = _get(dto, path)
         if value and not rules.is_url(value):
-            errors.append(message)
+            errors.append(custom(list(path), message))
     oauth = dto["oauth"]
     if oauth["mobileOverrideEnabled"] and oauth["mobileRedirectUri"] and not rules.is_url(oauth["mobileRedirectUri"]):
-        errors.append("Mobile redirect URI must be an empty string or a valid URL")
+        errors.append(custom(["oauth"], "Mobile redirect URI must be an empty string or a valid URL"))
     return errors
 
 
@@ -156,11 +154,12 @@ def _validate_change(new: dict[str, Any], old: dict[str, Any]) -> None:
 def update_config(ctx: Ctx, dto: dict[str, Any]) -> dict[str, Any]:
     """Validate, store the difference from the defaults, tell the clients; returns the new effective config.
 
-    :raises BadRequest: a rule upstream enforces failed.
+    :raises ValidationFailed: a refinement of upstream's schema failed.
+    :raises BadRequest: a rule upstream checks on a change failed.
     """
     errors = _schema_errors(dto)
     if errors:
-        raise BadRequest(errors)
+        raise ValidationFailed(errors)
     with ctx.db.write() as conn:
         old = get_config(ctx, conn)
         _validate_change(dto, old)

@@ -9,8 +9,9 @@ from typing import Any
 from immich_lite.access import require_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
-from immich_lite.errors import BadRequest, Unauthorized
+from immich_lite.errors import BadRequest, Unauthorized, ValidationFailed, invalid
 from immich_lite.repos import timeline as repo
+from immich_lite.validation import Validator
 
 WITH_PARTNERS_ERROR = "withPartners is only supported for non-archived, non-trashed, non-favorited, non-locked assets"
 # '2024-01-01', also '+2024-01-01' and the ISO form older web builds sent ('2024-01-01T00:00:00.000Z')
@@ -18,26 +19,37 @@ _BUCKET_RE = re.compile(r"^[+-]?0*(\d{4})-(\d{2})-(\d{2})(?:T00:00(?::00(?:\.0+)
 
 
 def parse_bbox(value: str) -> tuple[float, float, float, float]:
-    """'west,south,east,north' as upstream's BBoxSchema; east < west crosses the antimeridian.
+    """'west,south,east,north' as upstream's TimeBucketDto bbox (a transform piped into BBoxSchema); east < west
+    crosses the antimeridian.
 
-    :raises BadRequest: not four numbers, out of range, or north below south.
+    :raises ValidationFailed: not four numbers, out of range, or north below south (upstream's issues).
     """
     parts = value.split(",")
     if len(parts) != 4:
-        raise BadRequest(["bbox must have 4 comma-separated numbers: west,south,east,north"])
-    try:
-        west, south, east, north = (float(p) for p in parts)
-    except ValueError:
-        raise BadRequest(["bbox parts must be valid numbers"]) from None
-    errors = []
-    for name, v, limit in (("west", west, 180), ("south", south, 90), ("east", east, 180), ("north", north, 90)):
-        if v != v or v < -limit or v > limit:
-            errors.append(f"bbox.{name} must be between -{limit} and {limit}")
-    if not errors and north < south:
-        errors.append("North latitude must be greater than or equal to south latitude")
-    if errors:
-        raise BadRequest(errors)
+        raise invalid(["bbox"], "bbox must have 4 comma-separated numbers: west,south,east,north")
+    numbers = [_js_number(p) for p in parts]
+    if any(n != n for n in numbers):
+        raise invalid(["bbox"], "bbox parts must be valid numbers")
+    west, south, east, north = numbers
+    v = Validator(lambda s: s)
+    for name, n, limit in (("west", west, 180), ("south", south, 90), ("east", east, 180), ("north", north, 90)):
+        v.check(n, {"type": "number", "minimum": -limit, "maximum": limit}, ["bbox", name])
+    if v.issues:
+        raise ValidationFailed(v.issues)
+    if north < south:
+        raise invalid(["bbox", "north"], "North latitude must be greater than or equal to south latitude")
     return west, south, east, north
+
+
+def _js_number(text: str) -> float:
+    """JavaScript's Number(text): blank is 0, anything unreadable NaN."""
+    t = text.strip()
+    if not t:
+        return 0.0
+    try:
+        return float(t)
+    except ValueError:
+        return float("nan")
 
 
 def _checks(conn: Any, auth: AuthContext, q: dict[str, Any]) -> repo.TimelineFilter:

@@ -18,7 +18,7 @@ from immich_lite import ids
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
 from immich_lite.dto.user import map_user, map_user_admin
-from immich_lite.errors import BadRequest, NotFound
+from immich_lite.errors import BadRequest, NotFound, invalid
 from immich_lite.jobs import JobName, JobStatus, QueueName, enqueue, register
 from immich_lite.repos import user as repo
 from immich_lite.services import system_config
@@ -303,9 +303,9 @@ def calendar_heatmap(ctx: Ctx, user_id: str, query: dict[str, Any]) -> dict[str,
     to = date.fromisoformat(query["to"][:10]) if query.get("to") else ids.utcnow().date()
     start = date.fromisoformat(query["from"][:10]) if query.get("from") else to - timedelta(weeks=52, days=-1)
     if query.get("from") and query.get("to") and start > to:
-        raise BadRequest(["from must be before to"])
+        raise invalid(["from"], "from must be before to")
     if (to - start).days >= MAX_HEATMAP_DAYS:
-        raise BadRequest([f"the period must not be longer than {MAX_HEATMAP_DAYS} days"])
+        raise invalid(["to"], f"the period must not be longer than {MAX_HEATMAP_DAYS} days")
     column = "local_date_time" if query.get("type") == "Taken" else "created_at"
     counts = repo.daily_asset_counts(ctx.db.reader(), user_id, column, start.isoformat(),
                                      (to + timedelta(days=1)).isoformat())
