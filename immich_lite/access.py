@@ -166,7 +166,9 @@ USER_RULES: dict[str, tuple[Check, ...]] = {
     "asset.upload": (_self,), "archive.read": (_self,), "timeline.download": (_self,),
     "timeline.read": (_self, timeline_partner),
     "album.read": (album_owner, _album_member("viewer")), "album.download": (album_owner, _album_member("viewer")),
-    "album.update": (album_owner,), "album.delete": (album_owner,), "album.share": (album_owner,),
+    # upstream access.ts AlbumUpdate: the owner or an editor (name, description, thumbnail, order, activity)
+    "album.update": (album_owner, _album_member("editor")), "album.delete": (album_owner,),
+    "album.share": (album_owner,),
     "albumAsset.create": (album_owner, _album_member("editor")),
     "albumAsset.delete": (album_owner, _album_member("editor")),
     "activity.create": (activity_create,), "activity.delete": (activity_delete,),

@@ -287,7 +287,9 @@ def _album_ok(actor: str, perm: str, t: str) -> bool:
     if actor in ("editor", "viewer"):
         if t != "shared_album":
             return False
-        return perm in ("album.read", "album.download") or (perm.startswith("albumAsset.") and actor == "editor")
+        # an editor may also update the album's info (upstream access.ts AlbumUpdate)
+        return perm in ("album.read", "album.download") or (
+            actor == "editor" and (perm.startswith("albumAsset.") or perm == "album.update"))
     if actor in LINKS:
         scope, dl, _meta, up = LINKS[actor][:4]
         if scope != "album" or t != "shared_album":
