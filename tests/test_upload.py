@@ -137,6 +137,27 @@ def test_live_photo_video_gets_hidden(admin: Actor) -> None:
     assert admin.get(f"/api/assets/{r.json()['id']}").json()["livePhotoVideoId"] == video
 
 
+def test_live_photo_link_and_unlink_as_upstream(admin: Actor, user: Actor) -> None:
+    still = upload(admin, CORPUS / "livephoto" / "train.jpg").json()["id"]
+    video = upload(admin, CORPUS / "livephoto" / "train.mov").json()["id"]
+    other_still = upload(admin, JPEG).json()["id"]
+    theirs = upload(user, CORPUS / "livephoto" / "train.mov").json()["id"]
+    for target, message in (("00000000-0000-4000-8000-000000000000", "Live photo video not found"),
+                            (other_still, "Live photo video must be a video"),
+                            (theirs, "Live photo video does not belong to the user")):
+        assert_error(admin.put(f"/api/assets/{still}", json={"livePhotoVideoId": target}), 400, message)
+    assert admin.get(f"/api/assets/{still}").json()["livePhotoVideoId"] is None
+    assert user.get(f"/api/assets/{theirs}").json()["visibility"] == "timeline"
+
+    assert admin.put(f"/api/assets/{still}", json={"livePhotoVideoId": video}).status_code == 200
+    assert admin.get(f"/api/assets/{video}").json()["visibility"] == "hidden"
+    # unlinking brings the video back with the still's visibility
+    unlink = {"livePhotoVideoId": None, "visibility": "archive"}
+    assert admin.put(f"/api/assets/{still}", json=unlink).status_code == 200
+    assert admin.get(f"/api/assets/{still}").json()["livePhotoVideoId"] is None
+    assert admin.get(f"/api/assets/{video}").json()["visibility"] == "archive"
+
+
 def test_asset_info_matches_the_schema(admin: Actor) -> None:
     asset_id = upload(admin, JPEG).json()["id"]
     body = assert_schema(admin.get(f"/api/assets/{asset_id}"), "getAssetInfo")

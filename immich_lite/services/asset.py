@@ -97,16 +97,23 @@ def update(ctx: Ctx, auth: AuthContext, asset_id: str, dto: dict[str, Any]) -> d
         values = _flag_values(conn, dto, [asset_id])
         if "livePhotoVideoId" in dto:
             video = dto["livePhotoVideoId"]
-            if video is not None:
-                require_access(conn, auth, "asset.update", [video])
+            if video is not None:  # upstream asset.util onBeforeLink, its checks and messages in order
                 v = repo.get(conn, video)
-                if not v or v["type"] != "VIDEO":
+                if not v:
                     raise BadRequest("Live photo video not found")
-                repo.update(conn, video, visibility="hidden")
-            else:
+                if v["type"] != "VIDEO":
+                    raise BadRequest("Live photo video must be a video")
+                if v["owner_id"] != auth.user_id:
+                    raise BadRequest("Live photo video does not belong to the user")
+                if v["visibility"] == "timeline":
+                    repo.update(conn, video, visibility="hidden")
+            else:  # onBeforeUnlink / onAfterUnlink: the video comes back with the still's visibility
                 old = repo.get(conn, asset_id)
-                if old and old["live_photo_video_id"]:
-                    repo.update(conn, old["live_photo_video_id"], visibility="timeline")
+                motion = repo.get(conn, old["live_photo_video_id"]) if old and old["live_photo_video_id"] else None
+                if motion is not None:
+                    if motion["original_path"].startswith("encoded-video/"):  # StorageCore.isAndroidMotionPath
+                        raise BadRequest("Cannot unlink Android motion photos")
+                    repo.update(conn, motion["id"], visibility=values.get("visibility", old["visibility"]))
             values["live_photo_video_id"] = video
         if values:
             repo.update(conn, asset_id, **values)
