@@ -144,6 +144,15 @@ def test_update_session_has_patch_twin(admin: Actor) -> None:
         assert assert_schema(r, "updateSession")["isPendingSyncReset"] is True
 
 
+def test_another_users_session_is_out_of_reach(admin: Actor, user: Actor) -> None:
+    theirs = admin.get("/api/sessions").json()[0]["id"]
+    for method, suffix, permission in (("PUT", "", "update"), ("DELETE", "", "delete"), ("POST", "/lock", "lock")):
+        body = {"isPendingSyncReset": True} if method == "PUT" else None
+        assert_error(user.request(method, f"/api/sessions/{theirs}{suffix}", json=body), 400,
+                     f"Not found or no session.{permission} access")
+    assert admin.get("/api/sessions").json()[0]["isPendingSyncReset"] is False
+
+
 def test_user_agent_sets_device_and_app_version(client: Any, admin: Actor) -> None:
     r = client.post("/api/auth/login", json={"email": ADMIN["email"], "password": ADMIN["password"]},
                     headers={"User-Agent": "immich-android/3.1.0"})

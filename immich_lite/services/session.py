@@ -7,6 +7,7 @@ from typing import Any
 
 from immich_lite import auth as authn
 from immich_lite import ids
+from immich_lite.access import require_access
 from immich_lite.auth import AuthContext, Credentials
 from immich_lite.ctx import Ctx
 from immich_lite.errors import BadRequest, Forbidden
@@ -91,16 +92,17 @@ def create(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[str, Any]:
     return {**map_session(row, auth.session["id"]), "token": token}
 
 
-def _own(conn: Any, auth: AuthContext, session_id: str) -> dict[str, Any]:
+def _own(conn: Any, auth: AuthContext, session_id: str, permission: str) -> dict[str, Any]:
+    require_access(conn, auth, permission, [session_id])  # upstream: session.update / .delete / .lock
     row = repo.get(conn, session_id)
-    if not row or row["user_id"] != auth.user_id:
-        raise BadRequest("Not found or no session.read access")
+    if row is None:  # gone between the access check and here: not possible inside one write, but never a 500
+        raise BadRequest(f"Not found or no {permission} access")
     return row
 
 
 def update(ctx: Ctx, auth: AuthContext, session_id: str, dto: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
-        _own(conn, auth, session_id)
+        _own(conn, auth, session_id, "session.update")
         if "isPendingSyncReset" in dto:
             repo.update(conn, session_id, is_pending_sync_reset=int(dto["isPendingSyncReset"]))
         row = repo.get(conn, session_id)
@@ -109,7 +111,7 @@ def update(ctx: Ctx, auth: AuthContext, session_id: str, dto: dict[str, Any]) ->
 
 def delete(ctx: Ctx, auth: AuthContext, session_id: str) -> None:
     with ctx.db.write() as conn:
-        _own(conn, auth, session_id)
+        _own(conn, auth, session_id, "session.delete")
         repo.delete(conn, session_id)
     if ctx.events:
         ctx.events.emit("on_session_delete", session_id, session_id)
@@ -126,7 +128,7 @@ def delete_all(ctx: Ctx, auth: AuthContext) -> None:
 
 def lock(ctx: Ctx, auth: AuthContext, session_id: str) -> None:
     with ctx.db.write() as conn:
-        _own(conn, auth, session_id)
+        _own(conn, auth, session_id, "session.lock")
         repo.update(conn, session_id, pin_expires_at=None)
 
 
