@@ -215,6 +215,7 @@ def test_maintenance_api_and_gate(settings: Any, app: Any, monkeypatch: pytest.M
         assert_error(r, 503, "Immich is in maintenance mode, please try again later")  # Immich's shape, with its id
         assert r.headers["retry-after"] == "30"
         assert client.get("/api/server/ping").status_code == 200
+        assert client.get("/api/server/config").json()["maintenanceMode"] is True  # the web shows its page
         r = client.post("/api/admin/maintenance/login", json={"token": token})
         assert r.status_code == 201 and assert_schema(r, "maintenanceLogin") == {"username": ADMIN["name"]}
         assert client.post("/api/admin/maintenance/login", json={"token": token + "x"}).status_code == 401
@@ -233,4 +234,5 @@ def test_maintenance_api_and_gate(settings: Any, app: Any, monkeypatch: pytest.M
         assert client.get("/api/users/me", headers=auth).status_code == 503
         assert client.post("/api/admin/maintenance", json={"action": "end"}, headers=auth).status_code == 201
         assert client.get("/api/users/me", headers=auth).status_code == 200
+        assert client.get("/api/server/config").json()["maintenanceMode"] is False
         assert client.get("/api/admin/integrity/summary", headers=auth).status_code == 200

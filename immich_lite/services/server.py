@@ -179,6 +179,10 @@ def get_features(ctx: Ctx) -> dict[str, bool]:
     }
 
 
+def _in_maintenance(state: Any) -> bool:
+    return isinstance(state, dict) and bool(state.get("isMaintenanceMode"))
+
+
 def get_server_config(ctx: Ctx) -> dict[str, Any]:
     conn = ctx.db.reader()
     config = system_config.get_config(ctx, conn)
@@ -194,7 +198,8 @@ def get_server_config(ctx: Ctx) -> dict[str, Any]:
         "publicUsers": config["server"]["publicUsers"],
         "mapDarkStyleUrl": config["map"]["darkStyle"],
         "mapLightStyleUrl": config["map"]["lightStyle"],
-        "maintenanceMode": False,
+        # upstream's maintenance worker answers true; the web then shows its maintenance page
+        "maintenanceMode": _in_maintenance(system_metadata.get(conn, "maintenance-mode")),
         "minFaces": config["machineLearning"]["facialRecognition"]["minFaces"],
     }
 
