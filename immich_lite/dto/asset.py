@@ -32,13 +32,24 @@ EXIF_COLUMNS = ("asset_id", "make", "model", "exif_image_width", "exif_image_hei
                 "description", "projection_type", "rating")
 
 
+def pg_timestamp(stored: str | None) -> str | None:
+    """A stored UTC time ('2012-08-05T11:39:59.000Z') as upstream sends exif times: Postgres' JSON of a timestamptz
+    ('2012-08-05T11:39:59+00:00', fractions only when there are some: '...:59.5+00:00')."""
+    if not stored or len(stored) < 20 or not stored.endswith("Z"):
+        return stored
+    whole, _, frac = stored[:-1].partition(".")
+    frac = frac.rstrip("0")
+    return f"{whole}{'.' + frac if frac else ''}+00:00"
+
+
 def map_exif(e: dict[str, Any] | None, asset: dict[str, Any]) -> dict[str, Any]:
     e = e or {}
     return {
         "make": e.get("make"), "model": e.get("model"), "exifImageWidth": e.get("exif_image_width"),
         "exifImageHeight": e.get("exif_image_height"), "fileSizeInByte": e.get("file_size_in_byte"),
-        "orientation": e.get("orientation"), "dateTimeOriginal": e.get("date_time_original"),
-        "modifyDate": e.get("modify_date"), "timeZone": e.get("time_zone"), "lensModel": e.get("lens_model"),
+        "orientation": e.get("orientation"), "dateTimeOriginal": pg_timestamp(e.get("date_time_original")),
+        "modifyDate": pg_timestamp(e.get("modify_date")), "timeZone": e.get("time_zone"),
+        "lensModel": e.get("lens_model"),
         "fNumber": e.get("f_number"), "focalLength": e.get("focal_length"), "iso": e.get("iso"),
         "exposureTime": e.get("exposure_time"), "latitude": e.get("latitude"), "longitude": e.get("longitude"),
         "city": e.get("city"), "state": e.get("state"), "country": e.get("country"),
