@@ -51,8 +51,12 @@ def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+        try:
+            dt = dt.astimezone(timezone.utc)
+        except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before the calendar in UTC: clamp to its ends
+            return "0001-01-01T00:00:00.000Z" if dt.year == 1 else "9999-12-31T23:59:59.999Z"
+    # the year padded by hand: strftime's %Y writes 20 for the year 20 on Linux
+    return f"{dt.year:04d}-" + dt.strftime("%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def now_iso() -> str:

@@ -463,3 +463,13 @@ def test_bucket_query_seeks_the_month(admin: Actor, ctx: Any) -> None:
     plan = _plan(ctx, *repo.time_bucket_sql("2021-03", f))
     assert "asset_timeline_taken_idx (owner_id=? AND <expr>=? AND visibility=?)" in plan, plan
     assert "SCAN a" not in plan, plan
+
+
+def test_iso_pads_early_years_and_clamps_at_the_calendar_ends() -> None:
+    from datetime import datetime
+    from datetime import timezone as tz
+    assert ids.iso(datetime(20, 5, 1, 12, 0, tzinfo=tz.utc)) == "0020-05-01T12:00:00.000Z"
+    early = datetime(1, 1, 1, 0, 0, tzinfo=tz(timedelta(hours=14)))  # before year 1 once in UTC
+    assert ids.iso(early) == "0001-01-01T00:00:00.000Z"
+    late = datetime(9999, 12, 31, 23, 0, tzinfo=tz(timedelta(hours=-14)))
+    assert ids.iso(late) == "9999-12-31T23:59:59.999Z"

@@ -171,7 +171,10 @@ class FastJSONResponse(JSONResponse):
     big bodies (a search page of 250 assets with their exif is ~350 KB)."""
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # what orjson refuses (an integer past 64 bits in a user's metadata): the stdlib writes it
+            return super().render(content)
 
 
 def to_response(result: Any, default_status: int) -> Response:
