@@ -92,6 +92,8 @@ async def serve(settings: Settings, banner: Callable[[str], None]) -> None:
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.accesslog = None
+    # a Logger, not "-": hypercorn then adds no handler of its own, and its lines appear once, in our format
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 10
     config.keep_alive_timeout = 75
     stop = asyncio.Event()
