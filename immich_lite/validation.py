@@ -107,6 +107,12 @@ class Validator:
         self.issues.append(issue)
 
     def check(self, value: Any, schema: dict[str, Any], path: Path) -> Any:
+        ref = schema.get("$ref")
+        if ref is not None and ref.rsplit("/", 1)[-1] in REFINEMENTS:
+            before = len(self.issues)
+            out = self.check(value, self.resolve(schema), path)
+            REFINEMENTS[ref.rsplit("/", 1)[-1]](self, value, path, before)
+            return out
         schema = self.resolve(schema)
         if "allOf" in schema:
             merged: dict[str, Any] = {}
@@ -266,6 +272,42 @@ class Validator:
             self.add({"origin": "number", "code": "too_big", "maximum": hi, "inclusive": True, "path": path,
                       "message": f"Too big: expected number to be <={_num(hi)}"})
         return value
+
+
+# what JavaScript's String.prototype.trim() removes (Python's str.strip() also removes \x1c-\x1f and \x85)
+JS_WHITESPACE = " \t\n\v\f\r\u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
+# --- refinements: DTO rules upstream states as zod `.refine` (so not in the spec), checked with the schema ------
+
+def _refine_unique_nonempty(*fields: str) -> Any:
+    """Upstream library.dto stringArrayMax128: items not blank, items unique. Like zod, each refinement runs
+    unless the array itself failed to parse (a non-string item), and its issue follows the field's own."""
+    def refine(v: Validator, value: Any, path: Path, start: int) -> None:
+        if not isinstance(value, dict):
+            return
+        for field in fields:
+            items = value.get(field)
+            if not isinstance(items, list):
+                continue
+            own = [i for i, issue in enumerate(v.issues[start:], start) if issue["path"][:len(path) + 1] ==
+                   [*path, field]]
+            if any(len(v.issues[i]["path"]) > len(path) + 1 for i in own):
+                continue  # an item failed: zod aborts the refinements
+            found = []
+            if not all(s.strip(JS_WHITESPACE) for s in items):
+                found.append(custom([*path, field], "Array items must not be empty"))
+            if len(set(items)) != len(items):
+                found.append(custom([*path, field], "Array must have unique items"))
+            at = (own[-1] + 1) if own else len(v.issues)
+            v.issues[at:at] = found
+    return refine
+
+
+REFINEMENTS: dict[str, Any] = {
+    name: _refine_unique_nonempty("importPaths", "exclusionPatterns")
+    for name in ("CreateLibraryDto", "UpdateLibraryDto", "ValidateLibraryDto")
+}
 
 
 def _datetime_ok(value: str) -> bool:

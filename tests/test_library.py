@@ -8,7 +8,7 @@ from typing import Any
 
 from immich_lite import jobs
 from immich_lite.services.library import is_excluded
-from tests.conftest import CORPUS, Actor, assert_error, assert_schema
+from tests.conftest import CORPUS, Actor, assert_error, assert_invalid, assert_schema
 from tests.helpers.upload import upload
 
 
@@ -109,6 +109,30 @@ def test_validate_and_update_refuse_bad_paths(tmp_path: Path, ctx: Any, admin: A
     assert_error(admin.put(f"/api/libraries/{lib['id']}", json={"importPaths": ["relative"]}), 400)
     assert_error(admin.get("/api/libraries/7f7c3b7e-4d4c-4f4b-9a9a-0a0a0a0a0a0a"), 400, "Library not found")
     assert_error(admin.post("/api/libraries", json={"name": "x"}), 400)
+
+
+def test_import_paths_and_exclusions_unique_and_not_blank(admin: Actor, user: Actor) -> None:
+    lib = admin.post("/api/libraries", json={"ownerId": user.id}).json()
+    unique, blank = "Array must have unique items", "Array items must not be empty"
+    for method, path in (("POST", "/api/libraries"), ("PUT", f"/api/libraries/{lib['id']}"),
+                         ("POST", f"/api/libraries/{lib['id']}/validate")):
+        extra = {"ownerId": user.id} if path == "/api/libraries" else {}
+        for body, issues in (({"importPaths": ["/path", "/path"]}, [(["importPaths"], unique)]),
+                             ({"exclusionPatterns": ["**/Raw/**", "**/Raw/**"]}, [(["exclusionPatterns"], unique)]),
+                             ({"importPaths": [""]}, [(["importPaths"], blank)]),
+                             ({"exclusionPatterns": ["  ", "  "]}, [(["exclusionPatterns"], blank),
+                                                                    (["exclusionPatterns"], unique)])):
+            r = admin.request(method, path, json={**extra, **body})
+            got = assert_invalid(r, *issues)["errors"]
+            assert [(i["code"], i["path"], i["message"]) for i in got] == [("custom", p, m) for p, m in issues]
+    # the refinements run beside the schema's own non-aborting issues (as zod: verified with zod 4.3.6) ...
+    got = assert_invalid(admin.post("/api/libraries", json={"ownerId": "x", "importPaths": ["/a", "/a"]}))["errors"]
+    assert [i["path"] for i in got] == [["ownerId"], ["importPaths"]]
+    # ... but not when an item itself is invalid
+    got = assert_invalid(admin.put(f"/api/libraries/{lib['id']}", json={"importPaths": ["/a", "/a", 3]}))["errors"]
+    assert [(i["path"], i["code"]) for i in got] == [(["importPaths", 2], "invalid_type")]
+    assert admin.get(f"/api/libraries/{lib['id']}").json()["importPaths"] == []
+    assert admin.get("/api/libraries").json() == [admin.get(f"/api/libraries/{lib['id']}").json()]
 
 
 def test_libraries_are_admin_only(admin: Actor, user: Actor) -> None:
