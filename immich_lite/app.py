@@ -35,7 +35,8 @@ JOB_MODULES = ("immich_lite.services.metadata", "immich_lite.services.media", "i
                "immich_lite.services.trash", "immich_lite.services.user", "immich_lite.services.notification",
                "immich_lite.services.sync", "immich_lite.services.memory", "immich_lite.services.person",
                "immich_lite.services.asset_edit", "immich_lite.services.library",
-               "immich_lite.services.integrity", "immich_lite.services.search_index")
+               "immich_lite.services.integrity", "immich_lite.services.search_index",
+               "immich_lite.services.sidecar")
 
 
 def route_table() -> list[RouteDef]:

@@ -5,6 +5,7 @@ import os
 import uuid
 from typing import Any
 
+from immich_lite import jobs
 from tests.conftest import CORPUS, Actor, assert_error, assert_schema, make_user
 from tests.helpers.upload import upload
 
@@ -71,6 +72,12 @@ def test_resolve_merges_into_keeper_and_trashes(admin: Actor, ctx: Any) -> None:
         info = admin.get(f"/api/assets/{gone}").json()
         assert info["isTrashed"] is True and info["duplicateId"] is None
     assert admin.get("/api/duplicates").json() == []
+    # the merged metadata is written to the keeper's sidecar and survives being read back from it
+    jobs.drain(ctx, timeout=120)
+    kept = admin.get(f"/api/assets/{a}").json()
+    assert kept["exifInfo"]["rating"] == 4 and set(kept["exifInfo"]["description"].split("\n")) == {"from b", "from c"}
+    assert [t["value"] for t in kept["tags"]] == ["kept/tag"]
+    assert ctx.db.reader().execute("SELECT 1 FROM asset_file WHERE asset_id = ? AND type = 'sidecar'", (a,)).fetchone()
 
 
 def test_resolve_keep_all_and_unknown_group(admin: Actor) -> None:

@@ -69,6 +69,9 @@ def test_each_change_arrives_exactly_once(client: Any, admin: Actor, ctx: Any) -
     admin.put(f"/api/assets/{a}", json={"description": "steppe"})
     app.sync()
     assert app.types_seen().get("AssetExifV1") == 1 and app.exif[a]["description"] == "steppe"
+    jobs.drain(ctx)  # the sidecar is written and read back: the rows changed again, each arrives once more
+    app.sync()
+    assert app.types_seen().get("AssetExifV1") == 1 and app.exif[a]["description"] == "steppe"
 
     admin.delete("/api/assets", json={"ids": [b]})
     app.sync()

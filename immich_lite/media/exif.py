@@ -27,6 +27,7 @@ import exiftool
 from exiftool.exceptions import ExifToolException
 
 from immich_lite.media import MediaError
+from immich_lite.storage import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,44 @@ class ExifTool:
             return dest_path
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)
+
+    # -- writing -----------------------------------------------------------------------------
+    def write_sidecar(self, dest: str | os.PathLike[str], tags: dict[str, Any]) -> None:
+        """Write ``tags`` into the XMP sidecar ``dest`` (created if absent, other tags kept), crash-safely.
+
+        Upstream: metadata.repository writeTags (exiftool-vendored ``write``).  exiftool writes a new
+        copy (``-o``) next to ``dest``; it is fsynced and renamed over ``dest``, so a crash leaves the old
+        sidecar or the new one, never half a file.  None or [] deletes a tag, "" writes it empty (so it
+        hides the original's own value when read back); a list replaces the tag's list (``TagsList``).
+        """
+        target = Path(dest)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.tmp.xmp")
+        # -ec: C escapes in values, so a description's newlines cannot break -stay_open's one-argument-per-line
+        args = ["-charset", "filename=utf8", "-m", "-ec"]
+        for tag, value in tags.items():
+            values = value if isinstance(value, list) else [value]
+            if values == [""]:
+                args.append(f"-{tag}^=")  # an empty value, not a deletion: it must hide the file's own
+            elif not values or values == [None]:
+                args.append(f"-{tag}=")
+            for v in values:
+                if v is not None and v != "":
+                    text = str(v).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+                    args.append(f"-{tag}={text}")
+        args += ["-o", os.fspath(tmp)]
+        if target.exists():
+            args.append(os.fspath(target))
+        tmp.unlink(missing_ok=True)
+        try:
+            out = str(self._execute(*args))
+            if not tmp.exists():
+                raise MediaError(f"exiftool wrote no sidecar for {target}: {out.strip() or 'no output'}")
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(target.parent)
 
     def extract_preview(self, path: str | os.PathLike[str], dest: str | os.PathLike[str],
                         tags: Iterable[str] = PREVIEW_TAGS) -> Path | None:

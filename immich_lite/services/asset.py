@@ -1,7 +1,8 @@
 """Asset info, updates, deletion and statistics (upstream AssetService)."""
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from immich_lite import ids
@@ -9,10 +10,12 @@ from immich_lite.access import require_access
 from immich_lite.auth import AuthContext
 from immich_lite.ctx import Ctx
 from immich_lite.dto.asset import map_asset
-from immich_lite.errors import BadRequest
+from immich_lite.errors import BadRequest, ValidationFailed, invalid
+from immich_lite.media.exif import zone_info
 from immich_lite.repos import asset as repo
 from immich_lite.repos import marks
 from immich_lite.repos import user as user_repo
+from immich_lite.services import sidecar
 
 DELETE_JOB = "AssetDelete"
 
@@ -54,6 +57,21 @@ def get(ctx: Ctx, auth: AuthContext, asset_id: str) -> dict[str, Any]:
     return out
 
 
+def offset_zone(value: str) -> str | None:
+    """Upstream extractTimeZone: the luxon name of the fixed offset a date string carries ("UTC", "UTC-7",
+    "UTC+5:30"), or None when it has none."""
+    v = value.strip()
+    dt = datetime.fromisoformat(v[:-1] + "+00:00" if v[-1:] in ("Z", "z") else v)
+    offset = dt.utcoffset()
+    if offset is None:
+        return None
+    minutes = int(offset.total_seconds() // 60)
+    if minutes == 0:
+        return "UTC"
+    h, m = divmod(abs(minutes), 60)
+    return f"UTC{'-' if minutes < 0 else '+'}{h}" + (f":{m}" if m else "")  # luxon's "narrow" offset
+
+
 def _exif_changes(dto: dict[str, Any]) -> dict[str, Any]:
     exif: dict[str, Any] = {}
     if "description" in dto:
@@ -63,32 +81,59 @@ def _exif_changes(dto: dict[str, Any]) -> dict[str, Any]:
     if "latitude" in dto and "longitude" in dto:
         exif["latitude"], exif["longitude"] = dto["latitude"], dto["longitude"]
     if "dateTimeOriginal" in dto:
+        try:
+            zone = offset_zone(dto["dateTimeOriginal"])
+        except (ValueError, OverflowError):
+            raise ValidationFailed([{"code": "invalid_format", "format": "datetime", "path": ["dateTimeOriginal"],
+                                     "message": "Invalid ISO datetime"}]) from None
         exif["date_time_original"] = dto["dateTimeOriginal"]
+        if zone is not None:
+            exif["time_zone"] = zone
     if "timeZone" in dto:
+        if zone_info(dto["timeZone"]) is None:
+            raise invalid(["timeZone"], "Invalid time zone")
         exif["time_zone"] = dto["timeZone"]
     return exif
 
 
-def _apply_exif(conn: Any, asset_id: str, exif: dict[str, Any]) -> None:
-    if not exif:
+_LOCK_NAMES = {"date_time_original": "dateTimeOriginal", "time_zone": "timeZone"}
+
+
+def _apply_exif(conn: Any, asset_id: str, exif: dict[str, Any], shift_minutes: int = 0) -> None:
+    """Upstream updateExif / updateAllExif / updateDateTimeOriginal: the values, locked so metadata extraction
+    keeps them, and a SidecarWrite that writes them next to the original (which then unlocks them)."""
+    if not exif and not shift_minutes:
         return
     row = repo.get_exif(conn, asset_id) or {}
-    import json  # noqa: PLC0415
-
-    locked = set(json.loads(row.get("locked_properties") or "[]")) | {
-        {"date_time_original": "dateTimeOriginal", "time_zone": "timeZone"}.get(k, k) for k in exif}
-    repo.upsert_exif(conn, asset_id, **exif, locked_properties=json.dumps(sorted(locked)))
-    if "latitude" in exif:
-        # upstream writes the sidecar and extracts metadata again, which reverse-geocodes the new place
-        from immich_lite import jobs  # noqa: PLC0415
-
-        jobs.enqueue(conn, jobs.JobName.ASSET_EXTRACT_METADATA, {"id": asset_id, "source": "edit"})
+    exif = dict(exif)
+    if shift_minutes and row.get("date_time_original") and "date_time_original" not in exif:
+        exif["date_time_original"] = ids.iso(ids.parse_iso(row["date_time_original"]) + timedelta(minutes=shift_minutes))
+        exif.setdefault("time_zone", row.get("time_zone"))
+    names = {_LOCK_NAMES.get(k, k) for k in exif}
+    if shift_minutes:
+        names |= {"dateTimeOriginal", "timeZone"}
+    locked = set(json.loads(row.get("locked_properties") or "[]")) | names
     if "date_time_original" in exif and exif["date_time_original"]:
-        # Immich: a new original date moves fileCreatedAt and localDateTime with it
-        dt = ids.parse_iso(exif["date_time_original"])  # its own offset gives the wall clock
-        repo.update(conn, asset_id, file_created_at=ids.iso(dt),
-                    local_date_time=dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z")
-        repo.upsert_exif(conn, asset_id, date_time_original=ids.iso(dt))
+        dt = ids.parse_iso(exif["date_time_original"])
+        exif["date_time_original"] = ids.iso(dt)
+    repo.upsert_exif(conn, asset_id, **exif, locked_properties=json.dumps(sorted(locked)))
+    e = repo.get_exif(conn, asset_id) or {}
+    if e.get("date_time_original") and ("date_time_original" in exif or "time_zone" in exif):
+        # Immich moves fileCreatedAt and localDateTime once the sidecar is read back; done now, so the timeline
+        # shows the new date at once: the instant, and its wall clock in the asset's zone
+        instant = ids.parse_iso(e["date_time_original"])
+        tz = zone_info(e["time_zone"]) if e.get("time_zone") else None
+        wall = instant.astimezone(tz) if tz is not None else instant
+        repo.update(conn, asset_id, file_created_at=ids.iso(instant),
+                    local_date_time=f"{wall.year:04d}-" + wall.strftime("%m-%dT%H:%M:%S.")
+                    + f"{wall.microsecond // 1000:03d}Z")
+    elif shift_minutes:
+        a = repo.get(conn, asset_id)
+        if a is not None:
+            delta = timedelta(minutes=shift_minutes)
+            repo.update(conn, asset_id, file_created_at=ids.iso(ids.parse_iso(a["file_created_at"]) + delta),
+                        local_date_time=ids.iso(ids.parse_iso(a["local_date_time"]) + delta))
+    sidecar.queue_write(conn, asset_id)
 
 
 def update(ctx: Ctx, auth: AuthContext, asset_id: str, dto: dict[str, Any]) -> dict[str, Any]:
@@ -153,25 +198,11 @@ def update_all(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
             values["duplicate_id"] = dto["duplicateId"]
         repo.update_many(conn, asset_ids, **values)
         exif = _exif_changes(dto)
-        relative = dto.get("dateTimeRelative")
+        relative = int(dto.get("dateTimeRelative") or 0)
         for aid in asset_ids:
-            _apply_exif(conn, aid, exif)
-            if relative:
-                _shift_date(conn, aid, int(relative))
+            _apply_exif(conn, aid, exif, relative)
     for aid in asset_ids:
         _emit(ctx, "on_asset_update", auth.user_id, {"id": aid})
-
-
-def _shift_date(conn: Any, asset_id: str, minutes: int) -> None:
-    a = repo.get(conn, asset_id)
-    if not a:
-        return
-    delta = timedelta(minutes=minutes)
-    repo.update(conn, asset_id, file_created_at=ids.iso(ids.parse_iso(a["file_created_at"]) + delta),
-                local_date_time=ids.iso(ids.parse_iso(a["local_date_time"]) + delta))
-    e = repo.get_exif(conn, asset_id)
-    if e and e["date_time_original"]:
-        repo.upsert_exif(conn, asset_id, date_time_original=ids.iso(ids.parse_iso(e["date_time_original"]) + delta))
 
 
 def trash_enabled(ctx: Ctx) -> bool:
@@ -226,8 +257,6 @@ def statistics(ctx: Ctx, auth: AuthContext, query: dict[str, Any]) -> dict[str, 
 # --- asset metadata key/values ---------------------------------------------------------------------
 
 def _map_meta(row: dict[str, Any], with_asset: bool = False) -> dict[str, Any]:
-    import json  # noqa: PLC0415
-
     out = {"key": row["key"], "value": json.loads(row["value"]), "updatedAt": row["updated_at"]}
     if with_asset:
         out["assetId"] = row["asset_id"]

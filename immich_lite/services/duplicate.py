@@ -16,6 +16,7 @@ from immich_lite.repos import asset as asset_repo
 from immich_lite.repos import marks
 from immich_lite.repos import tag as tag_repo
 from immich_lite.services import asset as asset_service
+from immich_lite.services import sidecar
 from immich_lite.services.asset import load_response
 
 log = logging.getLogger("immich_lite.duplicate")
@@ -219,7 +220,7 @@ def _merge_into(conn: Any, auth: AuthContext, members: list[dict[str, Any]], kee
                     tag_repo.add_asset(conn, tag_id, aid)
             exif["tags"] = json.dumps(list(dict.fromkeys(t["value"] for t in tags)))
 
-    if exif:
+    if exif:  # locked, and written to each kept asset's sidecar (upstream queues SidecarWrite)
         for aid in keep:
-            asset_repo.upsert_exif(conn, aid, **exif)
+            sidecar.set_locked(conn, aid, exif)
     asset_repo.update_many(conn, keep, **values)

@@ -278,22 +278,32 @@ def scan(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
                     file_modified_at=mtime, local_date_time=mtime, is_external=1, device_asset_id=os.path.basename(path),
                     device_id="Library Import")
                 asset_repo.upsert_exif(wconn, asset_id, file_size_in_byte=st.st_size)
-                enqueue(wconn, JobName.ASSET_EXTRACT_METADATA, {"id": asset_id, "source": "upload"})
+                # upstream queuePostSyncJobs: sidecar discovery, which queues metadata extraction
+                enqueue(wconn, JobName.SIDECAR_CHECK, {"id": asset_id, "source": "upload"})
                 created += 1
         pending.clear()
 
+    changed: list[str] = []
     for path in walk(valid_roots, exclusions):
         found.add(path)
-        if path in known:
-            continue
         try:
             st = os.stat(path)
         except OSError:
+            continue
+        if path in known:
+            row = known[path]
+            # upstream checkExistingAsset: a file whose mtime moved is read again (its sidecar looked for first)
+            if not row["is_offline"] and row["file_modified_at"] != _mtime_iso(st):
+                changed.append(row["id"])
             continue
         pending.append((path, st))
         if len(pending) >= BATCH:
             flush()
     flush()
+    for chunk in chunked(changed, BATCH):
+        with ctx.db.write() as wconn:
+            for asset_id in chunk:
+                enqueue(wconn, JobName.SIDECAR_CHECK, {"id": asset_id, "source": "upload"})
 
     now = ids.now_iso()
     offline = [r["id"] for p, r in known.items() if p not in found and not r["is_offline"]]
@@ -307,7 +317,8 @@ def scan(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
             wconn.execute(f"UPDATE asset SET is_offline = 0, deleted_at = NULL, status = 'active', updated_at = ? "
                           f"WHERE id IN ({marks(chunk)})", [now, *chunk])
         wconn.execute("UPDATE library SET refreshed_at = ? WHERE id = ?", (now, lib["id"]))
-    log.info("library %s scanned: %d new, %d offline, %d back online", lib["id"], created, len(offline), len(online))
+    log.info("library %s scanned: %d new, %d changed, %d offline, %d back online", lib["id"], created, len(changed),
+             len(offline), len(online))
     return JobStatus.SUCCESS
 
 

@@ -95,7 +95,7 @@ def extract_metadata(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         }
         for name, column in (("description", "description"), ("rating", "rating"), ("latitude", "latitude"),
                              ("longitude", "longitude"), ("dateTimeOriginal", "date_time_original"),
-                             ("timeZone", "time_zone")):
+                             ("timeZone", "time_zone"), ("tags", "tags")):
             if name in locked:
                 exif.pop(column, None)
         if "latitude" in locked:  # the user's place wins over the file's; name it as upstream does

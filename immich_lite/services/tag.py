@@ -11,6 +11,7 @@ from immich_lite.services.bulk_ids import plan_add, plan_remove
 from immich_lite.errors import BadRequest
 from immich_lite.repos import asset as asset_repo
 from immich_lite.repos import tag as repo
+from immich_lite.services import sidecar
 
 
 def map_tag(t: dict[str, Any]) -> dict[str, Any]:
@@ -94,11 +95,13 @@ def delete(ctx: Ctx, auth: AuthContext, tag_id: str) -> None:
 
 
 def sync_exif_tags(conn: Any, asset_id: str) -> None:
-    """Upstream updateTags: exif.tags mirrors the asset's tag values, and 'tags' becomes a locked property."""
+    """Upstream updateTags: exif.tags mirrors the asset's tag values, 'tags' becomes a locked property, and the
+    sidecar is written."""
     row = asset_repo.get_exif(conn, asset_id) or {}
     locked = set(json.loads(row.get("locked_properties") or "[]")) | {"tags"}
     asset_repo.upsert_exif(conn, asset_id, tags=json.dumps(repo.values_for_asset(conn, asset_id)),
                            locked_properties=json.dumps(sorted(locked)))
+    sidecar.queue_write(conn, asset_id)  # upstream AssetTag / AssetUntag events
 
 
 def bulk_tag_assets(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[str, int]:
