@@ -21,6 +21,23 @@ def test_nightly_runs_once_per_start_time(ctx: Any, client: Any) -> None:
     assert scheduler.due(ctx, now + timedelta(days=1))
 
 
+def test_nightly_quota_recount_corrects_drift(admin: Actor, ctx: Any) -> None:
+    upload(admin, CORPUS / "jpeg" / "mongolia.jpeg")
+    jobs.drain(ctx, timeout=120)
+    right = admin.get("/api/users/me").json()["quotaUsageInBytes"]
+    assert right == (CORPUS / "jpeg" / "mongolia.jpeg").stat().st_size
+    with ctx.db.write() as conn:  # drift, e.g. from a file edited behind the server's back
+        conn.execute('UPDATE "user" SET quota_usage_in_bytes = 5 WHERE id = ?', (admin.id,))
+    ctx.extra["scheduler"].stop()
+    assert "UserSyncUsage" in scheduler.run_nightly(ctx)
+    jobs.drain(ctx, timeout=60)
+    assert admin.get("/api/users/me").json()["quotaUsageInBytes"] == right
+    config = admin.get("/api/system-config").json()
+    config["nightlyTasks"]["syncQuotaUsage"] = False
+    assert admin.put("/api/system-config", json=config).status_code == 200
+    assert "UserSyncUsage" not in scheduler.run_nightly(ctx)
+
+
 def test_a_new_install_waits_for_the_next_start_time(ctx: Any) -> None:
     with ctx.db.write() as conn:
         conn.execute("DELETE FROM system_metadata WHERE key = ?", (scheduler.STATE_KEY,))

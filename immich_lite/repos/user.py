@@ -101,12 +101,16 @@ def restore(conn: Any, user_id: str) -> Row:
     return get(conn, user_id, with_deleted=True)  # type: ignore[return-value]
 
 
-def sync_usage(conn: Any, user_id: str) -> None:
-    """quota_usage_in_bytes = size of the user's uploaded originals (upstream UserRepository.syncUsage)."""
-    conn.execute(
-        'UPDATE "user" SET quota_usage_in_bytes = (SELECT coalesce(sum(e.file_size_in_byte), 0) FROM asset a '
-        "LEFT JOIN asset_exif e ON e.asset_id = a.id WHERE a.library_id IS NULL AND a.owner_id = \"user\".id) "
-        "WHERE id = ? AND deleted_at IS NULL", (user_id,))
+def sync_usage(conn: Any, user_id: str | None = None) -> int:
+    """quota_usage_in_bytes = size of the user's uploaded originals (upstream UserRepository.syncUsage); every
+    user when `user_id` is None. Returns how many users' figure was wrong and is now corrected."""
+    usage = ('(SELECT coalesce(sum(e.file_size_in_byte), 0) FROM asset a LEFT JOIN asset_exif e '
+             'ON e.asset_id = a.id WHERE a.library_id IS NULL AND a.owner_id = "user".id)')
+    where, args = ("AND id = ?", (user_id,)) if user_id is not None else ("", ())
+    # only rows whose figure drifted are written: the others keep their update_id (no sync churn)
+    rows = conn.execute(f'UPDATE "user" SET quota_usage_in_bytes = {usage} WHERE deleted_at IS NULL {where} '
+                        f"AND quota_usage_in_bytes IS NOT {usage} RETURNING id", args).fetchall()
+    return len(rows)
 
 
 def get_deleted_before(conn: Any, before: str) -> list[str]:

@@ -346,6 +346,16 @@ def handle_user_delete(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     return JobStatus.SUCCESS
 
 
+@register(JobName.USER_SYNC_USAGE, QueueName.BACKGROUND_TASK)
+def handle_user_sync_usage(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
+    """Nightly (nightlyTasks.syncQuotaUsage): every user's quota usage recounted from their originals."""
+    with ctx.db.write() as conn:
+        fixed = repo.sync_usage(conn)
+    if fixed:
+        log.info("quota usage recounted: %d user(s) corrected", fixed)
+    return JobStatus.SUCCESS
+
+
 @register(JobName.USER_DELETE_CHECK, QueueName.BACKGROUND_TASK)
 def handle_user_delete_check(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     """Nightly: queue UserDelete for every user trashed longer than `user.deleteDelay` days."""
