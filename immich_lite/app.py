@@ -60,6 +60,21 @@ class CorrelationId:
         await self.app(scope, receive, send)
 
 
+class TrailingSlash:
+    """Express' non-strict routing, which upstream's Nest app has: `/api/assets/` is `/api/assets`."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith("/api/") and path.endswith("/") and not path.endswith("//"):
+            scope.setdefault("state", {})["original_path"] = path
+            raw = scope.get("raw_path")
+            scope = {**scope, "path": path[:-1], "raw_path": raw[:-1] if raw and raw.endswith(b"/") else raw}
+        await self.app(scope, receive, send)
+
+
 def build_ctx(settings: Settings) -> Ctx:
     root = settings.data_path
     root.mkdir(parents=True, exist_ok=True)
@@ -112,6 +127,7 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
                             Exception: handle_unexpected},
     )
     app.add_middleware(MaintenanceGate, ctx=ctx)  # 503 for the API while an admin has maintenance mode on
+    app.add_middleware(TrailingSlash)
     app.add_middleware(CorrelationId)
     app.add_middleware(SocketIOMiddleware, gateway=gateway)
     app.state.ctx = ctx

@@ -86,3 +86,13 @@ def test_my_api_key_is_readable_by_any_key(client: Any, user: Any) -> None:
 def test_unknown_api_route_is_404_like_upstream(client: Any) -> None:
     assert_error(client.get("/api/xyz"), 404, "Cannot GET /api/xyz")
     assert_error(client.post("/api/server/ping"), 404, "Cannot POST /api/server/ping")
+
+
+def test_one_trailing_slash_routes_like_express(client: Any, admin: Any) -> None:
+    # Nest on express, non-strict routing: `/api/assets/` is `/api/assets`; two slashes are another path
+    assert client.get("/api/server/ping/").json() == {"res": "pong"}
+    assert admin.get("/api/users/me/").json()["id"] == admin.id
+    assert admin.put("/api/assets/", json={"ids": [], "isFavorite": True}).status_code == 204
+    assert_error(client.get("/api/xyz/"), 404, "Cannot GET /api/xyz/")
+    assert_error(admin.get("/api/albums//"), 404, "Cannot GET /api/albums//")
+    assert_error(client.get("/api/users/me/"), 401)

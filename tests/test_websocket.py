@@ -28,7 +28,8 @@ def live(tmp_path: Any) -> Any:
 def _connect(base: str, headers: dict[str, str]) -> tuple[socketio.Client, "queue.Queue[tuple[str, Any]]"]:
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
     sio = socketio.Client(reconnection=False)
-    for name in ("on_server_version", "on_upload_success", "AssetUploadReadyV2", "on_asset_trash"):
+    for name in ("on_server_version", "on_upload_success", "AssetUploadReadyV2", "on_asset_trash",
+                 "on_asset_delete"):
         sio.on(name, lambda data, name=name: events.put((name, data)))
     sio.connect(base, socketio_path="/api/socket.io", headers=headers, transports=["websocket"], wait_timeout=5)
     return sio, events
@@ -74,5 +75,26 @@ def test_upload_success_and_ready_events_after_thumbnails(live: Any) -> None:
         httpx.request("DELETE", base + "/api/assets", headers={"Authorization": f"Bearer {token}"},
                       json={"ids": [asset_id]})
         assert _next(events, "on_asset_trash") == [asset_id]
+    finally:
+        sio.disconnect()
+
+
+def test_asset_delete_event_comes_once_the_asset_is_gone(live: Any) -> None:
+    # upstream e2e "should permanently delete an asset": wait for on_asset_delete, then GET answers 400
+    base, token, ctx = live
+    auth = {"Authorization": f"Bearer {token}"}
+    sio, events = _connect(base, auth)
+    try:
+        _next(events, "on_server_version")
+        path = CORPUS / "jpeg" / "mongolia.jpeg"
+        asset_id = httpx.post(base + "/api/assets", headers=auth, data={
+            "fileCreatedAt": "2000-01-01T00:00:00.000Z", "fileModifiedAt": "2000-01-01T00:00:00.000Z"},
+            files={"assetData": (path.name, path.read_bytes(), "image/jpeg")}).json()["id"]
+        r = httpx.request("DELETE", base + "/api/assets", headers=auth, json={"ids": [asset_id], "force": True})
+        assert r.status_code == 204
+        assert _next(events, "on_asset_delete") == asset_id
+        r = httpx.get(f"{base}/api/assets/{asset_id}", headers=auth)
+        assert r.status_code == 400 and r.json() == {"message": "Not found or no asset.read access"}
+        assert events.empty() or all(name != "on_asset_delete" for name, _ in list(events.queue))  # sent once
     finally:
         sio.disconnect()

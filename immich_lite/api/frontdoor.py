@@ -58,7 +58,8 @@ def well_known(request: Request) -> JSONResponse:
 def make_front_page(ctx: Ctx):  # type: ignore[no-untyped-def]
     async def front_page(request: Request) -> Response:
         if request.url.path.startswith("/api"):
-            raise NotFound(f"Cannot {request.method} {request.url.path}")
+            path = request.scope.get("state", {}).get("original_path") or request.url.path
+            raise NotFound(f"Cannot {request.method} {path}")
         has_admin = await run_in_threadpool(lambda: user_repo.has_admin(ctx.db.reader()))
         base = f"{request.url.scheme}://{request.url.netloc}"
         page = _PAGE.format(version=html.escape(__version__), api=".".join(map(str, IMMICH_VERSION)),
@@ -90,7 +91,8 @@ async def not_found(request: Request, exc: Exception) -> Response:
     """Starlette's 404/405 → upstream's Nest answer: 404 'Cannot METHOD /path'."""
     assert isinstance(exc, HTTPException)
     if exc.status_code in (404, 405):
-        return error_response(NotFound(f"Cannot {request.method} {request.url.path}"), correlation_id(request))
+        path = request.scope.get("state", {}).get("original_path") or request.url.path
+        return error_response(NotFound(f"Cannot {request.method} {path}"), correlation_id(request))
     err = NotFound(str(exc.detail))
     err.status = exc.status_code
     return error_response(err, correlation_id(request))

@@ -224,9 +224,8 @@ def delete_all(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
             repo.update_many(conn, asset_ids, deleted_at=now, status="trashed")
     if not force:
         _emit(ctx, "on_asset_trash", auth.user_id, asset_ids)
-    else:
-        for aid in asset_ids:
-            _emit(ctx, "on_asset_delete", auth.user_id, aid)
+    # deleted for good: on_asset_delete is sent by each AssetDelete job once the row is gone (as upstream), so a
+    # client that reacts to it no longer finds the asset
 
 
 def mark_deleted(conn: Any, asset_ids: list[str]) -> None:

@@ -115,11 +115,8 @@ def resolve(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> list[dict[str, 
             result, gone, force = {"id": group["duplicateId"], "success": False, "error": "unknown"}, [], False
         results.append(result)
         (deleted if force else trashed).extend(gone)
-    if ctx.events:
-        if trashed:
-            ctx.events.emit("on_asset_trash", auth.user_id, trashed)
-        for aid in deleted:
-            ctx.events.emit("on_asset_delete", auth.user_id, aid)
+    if ctx.events and trashed:  # the deleted ones: on_asset_delete comes from their AssetDelete jobs
+        ctx.events.emit("on_asset_trash", auth.user_id, trashed)
     return results
 
 

@@ -39,10 +39,7 @@ def empty(ctx: Ctx, auth: AuthContext) -> dict[str, int]:
     with ctx.db.write() as conn:
         rows = conn.execute("SELECT id FROM asset WHERE owner_id = ? AND status = 'trashed'", (auth.user_id,))
         asset_ids = [r["id"] for r in rows]
-        mark_deleted(conn, asset_ids)
-    if ctx.events:
-        for aid in asset_ids:
-            ctx.events.emit("on_asset_delete", auth.user_id, aid)
+        mark_deleted(conn, asset_ids)  # each AssetDelete job sends on_asset_delete once the row is gone
     return {"count": len(asset_ids)}
 
 
