@@ -98,9 +98,7 @@ def map_asset(a: dict[str, Any], *, exif: dict[str, Any] | None = None, owner: d
         out["exifInfo"] = map_exif(exif, a)
     if owner is not None:
         out["owner"] = map_user(owner)
-    if strip_metadata:
-        _strip(out, a)
-    return out
+    return _sanitized(out) if strip_metadata else out
 
 
 def map_search_asset(a: dict[str, Any], *, exif: dict[str, Any] | None, people: list[dict[str, Any]],
@@ -111,15 +109,14 @@ def map_search_asset(a: dict[str, Any], *, exif: dict[str, Any] | None, people: 
     del out["tags"], out["stack"]
     out["hasMetadata"] = True
     out["isFavorite"] = bool(a["is_favorite"]) and a["owner_id"] == caller_id
-    if strip_metadata:
-        _strip(out, a)
-    return out
+    return _sanitized(out) if strip_metadata else out
 
 
-def _strip(out: dict[str, Any], a: dict[str, Any]) -> None:
-    """Immich: mapAsset with stripMetadata (shared links without showMetadata, issue #12835)."""
-    for k in ("exifInfo", "tags", "people", "owner"):
-        out.pop(k, None)
-    out["originalPath"] = ""
-    out["originalFileName"] = f"{a['id']}{PurePosixPath(a['original_file_name']).suffix}"
-    out["hasMetadata"] = False
+SANITIZED_KEYS = ("id", "type", "originalMimeType", "thumbhash", "localDateTime", "duration", "livePhotoVideoId",
+                  "hasMetadata", "width", "height")
+
+
+def _sanitized(out: dict[str, Any]) -> dict[str, Any]:
+    """Upstream mapAsset with stripMetadata (a shared link without showMetadata): SanitizedAssetResponseDto, only
+    these keys; no names, paths, dates of the file, owner, exif, tags or people."""
+    return {**{k: out[k] for k in SANITIZED_KEYS if k != "hasMetadata"}, "hasMetadata": False}
