@@ -311,3 +311,29 @@ def test_share_page_password_and_invalid(admin: Actor, shared: dict[str, str], c
     page = client.get(f"/share/{ind['key']}").text
     assert 'content="Public Share"' in page and "1 shared photos &amp; videos" in page
     assert f"/api/assets/{shared['outside']}/thumbnail" in page
+
+
+def test_share_page_meta_tags_as_upstream(admin: Actor, shared: dict[str, str], client: Any) -> None:
+    # upstream e2e shared-link "GET /share/:key": self-closing tags, its count text, its og:image fallbacks
+    album = _link(admin, type="ALBUM", albumId=shared["album"])
+    assets = _link(admin, type="INDIVIDUAL", assetIds=[shared["outside"]], slug="one-asset")
+    client.cookies.clear()
+    page = client.get(f"/share/{assets['key']}").text
+    assert '<meta name="description" content="1 shared photos &amp; videos" />' in page
+    assert '<meta property="og:image" content="http://testserver/api/assets/' in page
+    assert '<meta property="og:type" content="website" />' in page
+    assert '<meta name="description" content="1 shared photos &amp; videos" />' in client.get("/s/one-asset").text
+    count = admin.get(f"/api/albums/{shared['album']}").json()["assetCount"]
+    assert f'<meta name="description" content="{count} shared photos &amp; videos" />' in \
+        client.get(f"/share/{album['key']}").text
+    page = client.get(f"/share/{assets['key']}", headers={"Host": ""}).text  # no Host: upstream's own domain
+    assert '<meta property="og:image" content="https://my.immich.app/api/assets/' in page
+    config = admin.get("/api/system-config").json()
+    config["server"]["externalDomain"] = "https://photos.example.org"
+    assert admin.put("/api/system-config", json=config).status_code == 200
+    page = client.get(f"/share/{assets['key']}").text
+    assert '<meta property="og:image" content="https://photos.example.org/api/assets/' in page
+    admin.patch(f"/api/shared-links/{assets['id']}", json={"description": "Tom's <b>trip</b>"})
+    assert 'content="Tom&#39;s &lt;b&gt;trip&lt;/b&gt;" />' in client.get(f"/share/{assets['key']}").text
+    r = client.get("/share/invalid-key")
+    assert r.status_code == 404 and "og:" not in r.text

@@ -1,13 +1,11 @@
 """GET /share/<key> and /s/<slug>: the page a shared link opens, with Open Graph tags for link previews.
 
 Upstream api.service.ts `ssr` + shared-link.service.ts `getMetadataTags`: valid link ⇒ 200 with og tags
-(none for password links), invalid or expired ⇒ 404. Every user value goes through html.escape(quote=True)
+(none for password links), invalid or expired ⇒ 404. Every user value goes through lodash-style escaping
 (PR #16255, CVE-2026-40096: an album name must never close the attribute and add `http-equiv="refresh"`).
 These routes must be mounted before frontdoor's catch-all.
 """
 from __future__ import annotations
-
-import html
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,19 +28,28 @@ _PAGE = """<!doctype html>
 </body></html>"""
 
 
+_LODASH_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+FALLBACK_DOMAIN = "https://my.immich.app"  # upstream getExternalDomain when neither config nor Host gives one
+
+
 def _e(value: str) -> str:
-    return html.escape(value, quote=True)
+    """lodash `escape`, as upstream's render: & < > " ' (so an album name can never leave its attribute)."""
+    return "".join(_LODASH_ESCAPES.get(ch, ch) for ch in value)
+
+
+def meta_tags(tags: dict[str, str]) -> str:
+    """Upstream api.service.ts render(): the same tags, self-closing, in the same order."""
+    title, description, image = _e(tags["title"]), _e(tags["description"]), _e(tags.get("imageUrl") or "")
+    return (f'\n    <meta name="description" content="{description}" />\n\n'
+            '    <!-- Facebook Meta Tags -->\n'
+            '    <meta property="og:type" content="website" />\n'
+            f'    <meta property="og:title" content="{title}" />\n'
+            f'    <meta property="og:description" content="{description}" />\n'
+            + (f'    <meta property="og:image" content="{image}" />' if image else ""))
 
 
 def render(tags: dict[str, str] | None, *, valid: bool) -> str:
-    meta = ""
-    if tags:
-        title, description, image = _e(tags["title"]), _e(tags["description"]), _e(tags.get("imageUrl") or "")
-        meta = (f'\n<meta name="description" content="{description}">'
-                '\n<meta property="og:type" content="website">'
-                f'\n<meta property="og:title" content="{title}">'
-                f'\n<meta property="og:description" content="{description}">'
-                + (f'\n<meta property="og:image" content="{image}">' if image else ""))
+    meta = meta_tags(tags) if tags else ""
     if not valid:
         return _PAGE.format(title="immich-lite", tags="", heading="Link not found",
                             text="This shared link is invalid or has expired.")
@@ -54,7 +61,8 @@ def render(tags: dict[str, str] | None, *, valid: bool) -> str:
 def _page(ctx: Ctx, param: str):  # type: ignore[no-untyped-def]
     async def page(request: Request) -> Response:
         value = request.path_params[param]
-        base = f"{request.url.scheme}://{request.url.netloc}"
+        host = request.headers.get("host", "")
+        base = f"{request.url.scheme}://{host}" if host else FALLBACK_DOMAIN
         valid, tags = await run_in_threadpool(lambda: svc.metadata_tags(ctx, base_url=base, **{param: value}))
         return HTMLResponse(render(tags, valid=valid), status_code=200 if valid else 404,
                             headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",

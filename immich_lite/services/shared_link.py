@@ -14,6 +14,7 @@ import hmac
 import secrets
 import time
 from typing import Any, Callable
+from urllib.parse import urljoin
 
 import apsw
 
@@ -260,8 +261,8 @@ def metadata_tags(ctx: Ctx, *, key: str | None = None, slug: str | None = None,
         own = repo.assets(conn, link["id"])
         asset_id = (album["album_thumbnail_asset_id"] if album else None) or (own[0]["id"] if own else None)
         count = len(own) or (repo.album_asset_count(conn, album["id"]) if album else 0)
-        domain = str(get_config(ctx, conn)["server"].get("externalDomain") or "").rstrip("/") or base_url
+        domain = str(get_config(ctx, conn)["server"].get("externalDomain") or "") or base_url
     path = f"/api/assets/{asset_id}/thumbnail?key={key_text(link['key'])}" if asset_id else "/feature-panel.png"
     return True, {"title": album["album_name"] if album else "Public Share",
                   "description": link["description"] or f"{count} shared photos & videos",
-                  "imageUrl": domain + path}
+                  "imageUrl": urljoin(domain, path)}  # upstream: new URL(path, domain).href
