@@ -95,6 +95,9 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
     from immich_lite.services.server import record_version  # noqa: PLC0415
 
     record_version(ctx)
+    from immich_lite.services.system_metadata import record_geodata  # noqa: PLC0415
+
+    record_geodata(ctx)
     from immich_lite.services.search_index import ensure as ensure_search_index  # noqa: PLC0415
 
     ensure_search_index(ctx)  # a missing or outdated index is rebuilt by a queued job

