@@ -3,7 +3,10 @@ header (upstream's global-exception.filter deletes Nest's `error` and `statusCod
 {"message": "Validation failed", "errors": [zod issues]}; anything unexpected as 500 "Internal server error"."""
 from __future__ import annotations
 
+import errno
 import logging
+import threading
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -74,6 +77,40 @@ class InsufficientStorage(ImmichError):
     status = 507
 
 
+DISK_FULL = "Insufficient storage: the server's disk is full. Free some space on it and try again."
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_disk_log = {"at": 0.0}
+_disk_lock = threading.Lock()
+DISK_LOG_EVERY = 60.0  # seconds: one log line per burst of refusals, not one per request
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """ENOSPC / EDQUOT from a write, or SQLite's "database or disk is full", anywhere in the exception's chain."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+            return True
+        if type(exc).__name__ == "FullError":  # apsw.FullError (SQLITE_FULL), without importing apsw here
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def log_disk_full(detail: str) -> None:
+    with _disk_lock:
+        now = time.monotonic()
+        if now - _disk_log["at"] < DISK_LOG_EVERY:
+            return
+        _disk_log["at"] = now
+    log.warning("disk full: %s (answering 507 until space is freed)", detail)
+
+
+def disk_full_error(detail: str) -> InsufficientStorage:
+    log_disk_full(detail)
+    return InsufficientStorage(DISK_FULL)
+
+
 def correlation_id(request: Request) -> str:
     cid = getattr(request.state, "correlation_id", None)
     return cid or "-"
@@ -97,5 +134,7 @@ async def handle_immich_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     cid = correlation_id(request)
+    if is_disk_full(exc):
+        return error_response(disk_full_error(f"{request.method} {request.url.path}: {exc}"), cid)
     log.exception("unhandled error [%s] %s %s", cid, request.method, request.url.path)
     return error_response(ImmichError("Internal server error"), cid)

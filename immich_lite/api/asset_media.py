@@ -1,6 +1,7 @@
 """Upload, bulk upload check, and the byte routes: original, thumbnail, video playback."""
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -9,10 +10,25 @@ from immich_lite import ids
 from immich_lite.api import files, multipart
 from immich_lite.api.routing import Call, route
 from immich_lite.ctx import Ctx
-from immich_lite.errors import BadRequest
+from immich_lite.errors import BadRequest, disk_full_error
 from immich_lite.services import asset_media as svc
 
 SLACK = 1024 * 1024  # form fields and sidecar around the file; the exact quota check is in svc.create
+# free space an upload must leave on the data dir's filesystem: the database, its WAL and the thumbnails of what
+# is already there must still fit (a full disk is where SQLite refuses writes)
+FREE_SPACE_MARGIN = 64 * 1024 * 1024
+
+
+def _check_free_space(ctx: Ctx, call: Call) -> None:
+    """Refuse before a byte is written when the body (its Content-Length) would not leave FREE_SPACE_MARGIN."""
+    assert call.request is not None
+    try:
+        length = max(0, int(call.request.headers.get("content-length") or 0))
+    except ValueError:
+        length = 0
+    free = shutil.disk_usage(ctx.storage.root).free
+    if free < length + FREE_SPACE_MARGIN:
+        raise disk_full_error(f"{free // 2**20} MiB free, an upload of {length // 2**20} MiB refused")
 
 
 def _before_upload(ctx: Ctx, auth: Any, call: Call) -> tuple[bytes | None, str | None, int | None]:
@@ -24,7 +40,8 @@ def _before_upload(ctx: Ctx, auth: Any, call: Call) -> tuple[bytes | None, str |
         if claimed is None:
             raise BadRequest("Invalid x-immich-checksum header")
         if dup := svc.find_duplicate(ctx, auth, claimed):
-            return claimed, dup, None
+            return claimed, dup, None  # a duplicate is answered even on a full disk: nothing is written
+    _check_free_space(ctx, call)
     return claimed, None, svc.remaining_quota(ctx, auth)
 
 

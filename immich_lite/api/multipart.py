@@ -22,7 +22,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from immich_lite.errors import BadRequest, PayloadTooLarge
+from immich_lite.errors import BadRequest, PayloadTooLarge, disk_full_error, is_disk_full
 from immich_lite.storage import start_writeback
 
 log = logging.getLogger("immich_lite.upload")
@@ -333,6 +333,8 @@ async def receive(request: Request, *, file_fields: set[str], new_temp: Callable
         await asyncio.shield(form.abort())
         if isinstance(e, MultipartParseError):  # a malformed body is the client's error, not a crash
             raise BadRequest(INVALID) from None
+        if is_disk_full(e):  # the upload is refused whole; its temp files are gone (abort above)
+            raise disk_full_error(f"upload of {total} bytes stopped: {e}") from None
         raise
     return form
 
