@@ -121,3 +121,14 @@ def test_other_errors_are_only_a_message(client: Any, method: str, path: str, st
 def test_forbidden_is_only_a_message(admin: Any, user: Any) -> None:
     assert_error(user.get("/api/admin/users"), 403)
     assert set(user.get("/api/admin/users").json()) == {"message"}
+
+
+def test_an_unexpected_failure_is_500_with_only_a_message(admin: Any, ctx: Any) -> None:
+    # a real server-side fault, no mock: the table behind the route is gone (a damaged database)
+    with ctx.db.write() as conn:
+        conn.execute("DROP TABLE api_key")
+    from starlette.testclient import TestClient
+    client = TestClient(admin.client.app, raise_server_exceptions=False)  # answer as a server would
+    r = client.get("/api/api-keys", headers={"Authorization": f"Bearer {admin.token}"})
+    assert r.status_code == 500 and r.json() == {"message": "Internal server error"}
+    assert len(r.headers["x-correlation-id"]) == 16
