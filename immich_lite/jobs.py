@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from immich_lite import db
+from immich_lite import children, db
 
 log = logging.getLogger("immich_lite.jobs")
 
@@ -334,6 +334,7 @@ class _Outcome:
     ok: bool
     error: str | None = None
     retry: bool = False
+    interrupted: bool = False  # cut short by a stopping server: run again, the attempt not counted
 
 
 def _execute(ctx: Any, row: dict[str, Any]) -> _Outcome:
@@ -344,6 +345,8 @@ def _execute(ctx: Any, row: dict[str, Any]) -> _Outcome:
     try:
         data = json.loads(row["data"] or "{}")
         result = job.handler(ctx, data)
+    except children.Interrupted as e:
+        return _Outcome(False, str(e), interrupted=True)
     except Exception as e:  # noqa: BLE001 (a handler must never take the worker down)
         log.warning("job %s #%s attempt %s failed: %s", row["name"], row["id"], row["attempts"], _error_text(e),
                     exc_info=True)
@@ -377,6 +380,10 @@ def _retire(ctx: Any, row: dict[str, Any], outcome: _Outcome, backoff: float) ->
     job = JOBS.get(row["name"])
     now = time.time()
     with ctx.db.write() as conn:
+        if outcome.interrupted:
+            conn.execute("UPDATE job SET status = 'waiting', attempts = max(0, attempts - 1), run_after = ?, "
+                         "updated_at = ? WHERE id = ?", (now, now, row["id"]))
+            return "retried"
         if outcome.ok and job is not None:
             conn.execute("DELETE FROM job WHERE id = ?", (row["id"],))
             for name, data in _children(ctx, conn, job, json.loads(row["data"] or "{}")):
@@ -494,16 +501,18 @@ class JobRunner:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Stop claiming; let running jobs finish (up to `timeout`). True when nothing was left running.
+        """Stop claiming; cut short the tools jobs are running (ffmpeg: their jobs wait again, see children.py);
+        let the rest finish (up to `timeout`). True when nothing was left running.
 
-        Nothing is interrupted: a job still running after `timeout` keeps its thread (the interpreter joins pool
-        threads at exit), and if the process is killed first its row is 'active' and resumes on the next start.
+        A job still running after `timeout` keeps its thread (the interpreter joins pool threads at exit), and if
+        the process is killed first its row is 'active' and resumes on the next start.
         """
         deadline = time.monotonic() + timeout
         self.stopping.set()
         with self._cv:
             self._stopping = True
             self._cv.notify_all()
+        children.interrupt(self.stopping)  # a transcode does not hold up the exit: its job runs again next start
         with _RUNNERS_LOCK:
             _RUNNERS.discard(self)
         if self._thread is not None:
@@ -683,7 +692,8 @@ class JobRunner:
 
     def _work(self, row: dict[str, Any]) -> None:
         try:
-            with self.ctx.db.relaxed_commits():  # a job cut short by a power loss runs again
+            # a job cut short by a power loss runs again; its tools stop when the runner does
+            with self.ctx.db.relaxed_commits(), children.bound(self.stopping):
                 _run_and_retire(self.ctx, row, self.backoff)
         finally:
             self._release(row)

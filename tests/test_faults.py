@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 import uuid
@@ -454,3 +455,64 @@ def test_sigterm_during_uploads_exits_cleanly_and_keeps_acknowledged(live_server
     wait_jobs_done(server)
     assert_consistent(server)
     assert not server.query("SELECT id FROM asset WHERE thumbhash IS NULL"), "every asset gets its thumbnail"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# F16: SIGTERM while a long transcode runs: exit in seconds, the transcode runs again at the next start
+
+def _slow_video(tmp: Path) -> bytes:
+    """A 1080p clip whose transcode at preset `veryslow` takes minutes on this machine (it is made in ~1 s)."""
+    out = tmp / "long.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+                    "-t", "20", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p", str(out)],
+                   check=True)
+    return out.read_bytes()
+
+
+def _ffmpeg_children(server: LiveServer) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            if cmd and cmd[0].endswith(b"ffmpeg") and str(server.data).encode() in b" ".join(cmd):
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_sigterm_during_a_long_transcode_exits_fast_and_resumes(live_server: LiveServer, tmp_path: Path) -> None:
+    admin = live_server.sign_up_admin()
+    config = admin.get("/api/system-config").json()
+    config["ffmpeg"].update({"transcode": "all", "preset": "veryslow", "targetResolution": "original", "crf": 18})
+    assert admin.request("PUT", "/api/system-config", json=config).status_code == 200
+    r = admin.upload(_slow_video(tmp_path), "long.mp4")
+    assert r.status_code == 201, r.text
+    asset_id = r.json()["id"]
+    wait_for(lambda: live_server.query("SELECT 1 FROM job WHERE name = 'AssetEncodeVideo' AND status = 'active'"),
+             JOB_TIMEOUT, 0.1, "the transcode to start")
+    wait_for(lambda: _ffmpeg_children(live_server), 30, 0.05, "ffmpeg to be running")
+    # paused (it stays paused across the restart), so the resumed run can use quick settings below
+    assert admin.request("PUT", "/api/jobs/videoConversion", json={"command": "pause"}).status_code == 200
+    time.sleep(1.0)
+
+    code, took = live_server.terminate(timeout=60)
+    assert code == 0, live_server.log_tail()
+    assert took < 8, f"SIGTERM with a transcode running took {took:.1f}s\n{live_server.log_tail()}"
+    assert not _ffmpeg_children(live_server), "ffmpeg outlived the server"
+    row = live_server.query("SELECT status, attempts, error FROM job WHERE name = 'AssetEncodeVideo'")
+    assert [dict(x) for x in row] == [{"status": "waiting", "attempts": 0, "error": None}], [dict(x) for x in row]
+    encoded = list((live_server.data / "encoded-video").rglob("*"))
+    assert not [p for p in encoded if p.is_file()], f"a torn transcode was left behind: {encoded}"
+
+    # the next start runs it again (quick settings this time, so the test does not wait minutes)
+    live_server.start()
+    config["ffmpeg"].update({"preset": "ultrafast", "targetResolution": "480"})
+    assert admin.request("PUT", "/api/system-config", json=config).status_code == 200
+    assert admin.request("PUT", "/api/jobs/videoConversion", json={"command": "resume"}).status_code == 200
+    wait_for(lambda: not live_server.query("SELECT 1 FROM job WHERE name = 'AssetEncodeVideo'"), 300, 0.2,
+             "the transcode to run again and finish")
+    files = live_server.query("SELECT path FROM asset_file WHERE asset_id = ? AND type = 'encoded_video'", (asset_id,))
+    assert len(files) == 1 and (live_server.data / files[0]["path"]).stat().st_size > 0

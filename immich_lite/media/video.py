@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from immich_lite import children
 from immich_lite.media import MediaError, atomic_output
 from immich_lite.services.system_config_defaults import DEFAULTS
 
@@ -64,7 +65,7 @@ def _tool(name: str) -> str:
 
 def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+        return children.run(args, timeout)  # children.Interrupted (server stopping) propagates: the job runs again
     except subprocess.TimeoutExpired as exc:
         raise MediaError(f"{Path(args[0]).name} timed out after {timeout:.0f}s") from exc
     except OSError as exc:
