@@ -41,6 +41,8 @@ class VideoInfo:
     bitrate: int | None
     is_hdr: bool
     color_transfer: str | None = None
+    stream_index: int | None = None  # ffprobe's index of the chosen video stream (for -map 0:<index>)
+    audio_index: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -88,6 +90,21 @@ def _rate(value: Any) -> float | None:
     return n / d if n is not None and d else None
 
 
+def _int(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None else None
+
+
+def _stream_rank(stream: dict[str, Any]) -> tuple[int, int]:
+    """Immich: compareStreams -- default disposition first, then the higher bitrate."""
+    default = _number((stream.get("disposition") or {}).get("default")) or 0
+    return -int(default), -int(_number(stream.get("bit_rate")) or 0)
+
+
+def _video_map(info: VideoInfo) -> str:
+    return f"0:{info.stream_index}" if info.stream_index is not None else "0:v:0"
+
+
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """ffprobe the file (Immich: media.repository.ts probe); MediaError when it is not a video."""
     result = _run([_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
@@ -100,11 +117,12 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     if result.returncode != 0 or not fmt:
         raise MediaError(f"ffprobe cannot read {path}: {result.stderr.decode(errors='replace').strip()[:300]}")
     streams = data.get("streams", [])
-    # Immich picks the video stream with the most frames; attached cover art is not the video.
+    # Immich: media.repository.ts probe -- attached cover art (an MJPEG "attached_pic") is not the video; of the
+    # rest, the default stream first, then the highest bitrate (a QuickTime MJPEG preview track is neither).
     videos = [s for s in streams if s.get("codec_type") == "video"
               and not (s.get("disposition") or {}).get("attached_pic")]
-    videos.sort(key=lambda s: int(s.get("nb_frames") or 0), reverse=True)
-    audios = [s for s in streams if s.get("codec_type") == "audio"]
+    videos.sort(key=_stream_rank)
+    audios = sorted((s for s in streams if s.get("codec_type") == "audio"), key=_stream_rank)
     video = videos[0] if videos else {}
     audio = audios[0] if audios else {}
     rotation = 0
@@ -130,6 +148,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         bitrate=int(_number(video.get("bit_rate")) or _number(fmt.get("bit_rate")) or 0) or None,
         is_hdr=transfer in _HDR_TRANSFERS,
         color_transfer=transfer,
+        stream_index=_int(video.get("index")),
+        audio_index=_int(audio.get("index")),
         raw=data,
     )
 
@@ -161,7 +181,7 @@ def poster_frame(path: str | os.PathLike[str], out_jpeg: str | os.PathLike[str],
         try:
             with atomic_output(out, ".jpg") as tmp:
                 result = _run([_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", "-ss", f"{start:.3f}",
-                               "-i", os.fspath(path), "-map", "0:v:0", "-frames:v", "1",
+                               "-i", os.fspath(path), "-map", _video_map(info), "-frames:v", "1",
                                "-vf", ",".join(filters), "-q:v", "2", "-f", "image2", "-update", "1",
                                os.fspath(tmp)], FRAME_TIMEOUT)
                 if result.returncode != 0 or tmp.stat().st_size == 0:
@@ -222,6 +242,27 @@ def _target_resolution(info: VideoInfo, cfg: Mapping[str, Any]) -> int | None:
         return None
 
 
+def _scaling(info: VideoInfo, target: int | None) -> str | None:
+    """Immich: shouldScale / getScaling -- the scale filter, or None when the frame can be encoded as it is.
+
+    Scaled when the shorter side is above the target or a side is odd (H.264/HEVC in 4:2:0 need even sizes):
+    the shorter side becomes the target made even, the longer one follows at an even size (-2). Sizes are those
+    displayed, after ffmpeg's autorotation. Unlike upstream, a video smaller than the target is never enlarged
+    to it: an odd 641x479 clip comes out 640x478, not 720p.
+    """
+    w, h = info.width or 0, info.height or 0
+    if not w or not h:
+        return None
+    if abs(info.rotation) in (90, 270):
+        w, h = h, w
+    shorter = min(w, h)
+    if (target is None or shorter <= target) and w % 2 == 0 and h % 2 == 0:
+        return None
+    size = min(shorter, target) if target is not None else shorter
+    size -= size % 2
+    return f"scale={size}:-2" if h > w else f"scale=-2:{size}"
+
+
 def _bitrate(value: str) -> int:
     value = value.strip().lower()
     scale = 1000 if value.endswith("k") else 1_000_000 if value.endswith("m") else 1
@@ -241,22 +282,20 @@ def transcode(path: str | os.PathLike[str], out_mp4: str | os.PathLike[str],
     info = info or probe(path)
     if not info.video_codec:
         raise MediaError(f"{path} has no video stream")
-    target = _target_resolution(info, cfg)
-    w, h = info.width or 0, info.height or 0
-    scale = target is not None and min(w, h) > target
+    scaling = _scaling(info, _target_resolution(info, cfg))
     copy_video = (info.video_codec in cfg["acceptedVideoCodecs"] and (info.pixel_format or "").endswith("420p")
-                  and not scale and not info.is_hdr and str(cfg["transcode"]).lower() != "all")
+                  and scaling is None and not info.is_hdr and str(cfg["transcode"]).lower() != "all")
     args = [_tool("ffmpeg"), "-nostdin", "-v", "error", "-y", "-i", os.fspath(path),
-            "-map", "0:v:0", "-map", "0:a:0?", "-map_metadata", "0", "-movflags", "faststart",
+            "-map", _video_map(info), "-map", f"0:{info.audio_index}" if info.audio_index is not None else "0:a:0?",
+            "-map_metadata", "0", "-movflags", "faststart",
             "-fps_mode", "passthrough"]
     if copy_video:
         args += ["-c:v", "copy"]
     else:
         codec = {"h264": "libx264", "hevc": "libx265"}.get(str(cfg["targetVideoCodec"]), str(cfg["targetVideoCodec"]))
         filters = _tonemap_filters() if info.is_hdr else []
-        if scale:
-            # shorter side = target, even longer side (Immich: scale=-2:720 / scale=720:-2)
-            filters.append(f"scale=-2:{target}" if w >= h else f"scale={target}:-2")
+        if scaling is not None:
+            filters.append(scaling)
         filters.append("format=yuv420p")
         args += ["-c:v", codec, "-preset", str(cfg["preset"]), "-crf", str(cfg["crf"]), "-vf", ",".join(filters)]
         if int(cfg.get("threads") or 0) > 0:

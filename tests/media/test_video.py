@@ -115,6 +115,16 @@ def test_transcode_copies_accepted_video(tmp_path: Path) -> None:
     assert (result.video_codec, result.container, result.width) == ("h264", "mov", 320)
 
 
+def test_transcode_scales_a_rotated_video_by_its_displayed_shorter_side(corpus: Path, tmp_path: Path) -> None:
+    """with-gps.mov is stored 568x320 with rotation -90, shown 320x568: ffmpeg autorotates before the scale
+    filter, so the shorter side to scale is the displayed width (upstream: isVideoVertical -> 240:-2)."""
+    source = video.probe(corpus / "video/with-gps.mov")
+    out = video.transcode(corpus / "video/with-gps.mov", tmp_path / "small.mp4", {"targetResolution": "240",
+                                                                                 "transcode": "all"}, info=source)
+    result = video.probe(out)
+    assert (result.width, result.height, result.rotation) == (240, 426, 0)
+
+
 def test_transcode_failure_leaves_nothing(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.mp4"
     bogus.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
