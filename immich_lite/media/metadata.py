@@ -190,7 +190,8 @@ def _read_tags(et: ExifTool, path: str, sidecar_path: str | None, is_video: bool
         media.pop("Duration", None)
     if sidecar is not None:
         sidecar.pop("Duration", None)
-    if mime.is_heif(path):
+    kind = mime.sniff(path)  # by content, as the thumbnail's decoder: a HEIC named .jpg is rotated by libheif
+    if kind in ("heif", "avif") or (kind is None and mime.is_heif(path)):
         orientation = _heif_orientation(media)
         media.pop("Orientation", None)
         if orientation is not None:

@@ -151,6 +151,49 @@ def is_possibly_animated(filename: str | os.PathLike[str]) -> bool:
     return extension(filename) in POSSIBLY_ANIMATED
 
 
+# ISO-BMFF brands (ftyp major or compatible) of HEIF stills; AVIF's are told apart first.
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_JXL_CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
+
+
+def sniff(path: str | os.PathLike[str]) -> str | None:
+    """The image format from the file's first bytes, whatever its name says: "jpeg", "png", "gif", "webp",
+    "tiff", "bmp", "heif", "avif", "jxl", or None (unknown, empty or unreadable).
+
+    The extension picks the asset type and mime type (as upstream); the decoder is picked by content, like
+    libvips/sharp do, so a HEIC saved as .jpg or a JPEG saved as .heic or .nef still gets its thumbnail.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return None
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head.startswith(b"\xff\x0a") or head.startswith(_JXL_CONTAINER):
+        return "jxl"
+    if head[:2] == b"BM" and len(head) >= 26:
+        return "bmp"
+    if head[4:8] == b"ftyp":
+        size = int.from_bytes(head[:4], "big")
+        brands = {head[8:12]} | {head[i:i + 4] for i in range(16, min(max(size, 16), len(head)), 4)}
+        if head[8:12] in _AVIF_BRANDS or (head[8:12] not in _HEIF_BRANDS - {b"mif1", b"msf1", b"mif2"}
+                                          and brands & _AVIF_BRANDS):
+            return "avif"
+        if brands & _HEIF_BRANDS:
+            return "heif"
+    return None
+
+
 def media_types() -> dict[str, list[str]]:
     """Body of GET /server/media-types (ServerMediaTypesResponseDto)."""
     return {"image": list(IMAGE), "video": list(VIDEO), "sidecar": list(SIDECAR)}

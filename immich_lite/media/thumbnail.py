@@ -5,9 +5,11 @@ converted to sRGB or Display P3 -> save preview JPEG -> derive the WebP thumbnai
 from the in-memory preview.  Sizes follow sharp's ``resize(size, size, {fit: 'outside',
 withoutEnlargement: true})``: the shorter side becomes ``size``, never enlarged.
 
-Decoders: libvips (pyvips-binary) for JPEG/PNG/WebP/GIF/TIFF/AVIF/SVG; pillow-heif for HEIC/HEIF/HIF
-(libvips here has no HEVC decoder); the largest embedded JPEG (exiftool) for camera RAW; an ffmpeg
-poster frame for video.
+Decoders, picked by the file's first bytes rather than its name (mime.sniff): libvips (pyvips-binary) for
+JPEG/PNG/WebP/GIF/TIFF/AVIF/SVG; pillow-heif for HEIC/HEIF/HIF (libvips here has no HEVC decoder);
+pillow-jxl-plugin for JPEG XL; the largest embedded JPEG (exiftool) for camera RAW; an ffmpeg poster frame
+for video. libvips decodes JPEG/PNG/WebP/GIF leniently (sharp's failOn 'none'): a JPEG with a damaged tail
+still gets a thumbnail, its missing rows grey; a file with no decodable pixels at all still fails.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from immich_lite.media import MediaError, atomic_output, mime
 
 MAX_PIXELS = 250_000_000  # decompression-bomb cap (a 100 MP phone photo is far below)
 _HUGE = 10_000_000  # "unbounded" side for vips thumbnail boxes
+_LENIENT = frozenset({"jpeg", "png", "webp", "gif"})  # formats decoded with fail_on="none" (see _decode_file)
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,18 @@ def _to_colorspace(image: pyvips.Image, colorspace: str) -> pyvips.Image:
 
 def _decode_file(path: str, size: int | None, colorspace: str, max_pixels: int,
                  orientation: int | None = None) -> tuple[pyvips.Image, tuple[int, int]]:
-    """One decode with shrink-on-load; EXIF orientation applied; ICC converted to the target space."""
+    """One decode with shrink-on-load; EXIF orientation applied; ICC converted to the target space.
+
+    JPEG, PNG, WebP and GIF decode leniently (sharp's failOn 'none'): what precedes damage is the picture, so a
+    damaged tail still gives a thumbnail. TIFF-based files (TIFF, DNG and the RAWs libvips reads) stay strict:
+    their strips are not in picture order, and a pruned file would give a black or garbage thumbnail.
+    """
+    fail_on = "none" if mime.sniff(path) in _LENIENT else "error"
     header = _open_header(path, max_pixels)
     oriented = header.get("orientation") if header.get_typeof("orientation") else 1
     if orientation and orientation > 1 and oriented in (0, 1):
         # a RAW's embedded preview carries no orientation of its own: use the RAW's (Immich does too)
-        image = pyvips.Image.new_from_file(path, access="sequential", fail_on="error")
+        image = pyvips.Image.new_from_file(path, access="sequential", fail_on=fail_on)
         image = image.copy()
         image.set_type(pyvips.GValue.gint_type, "orientation", int(orientation))
         image = image.autorot()
@@ -98,7 +107,7 @@ def _decode_file(path: str, size: int | None, colorspace: str, max_pixels: int,
     if oriented in (5, 6, 7, 8):
         w, h = h, w
     box = _fit_outside(w, h, size) if size else (w, h)
-    image = pyvips.Image.thumbnail(path, box[0], height=box[1], size="down", fail_on="error")
+    image = pyvips.Image.thumbnail(path, box[0], height=box[1], size="down", fail_on=fail_on)
     return _to_colorspace(image, colorspace), (w, h)
 
 
@@ -122,6 +131,13 @@ def _decode_heif(path: str, size: int | None, colorspace: str,
     bands = {"RGB": 3, "RGBA": 4, "L": 1, "LA": 2}.get(mode)
     if bands is None:
         raise MediaError(f"unsupported HEIF pixel mode {mode} in {path}")
+    image = _from_pixels(data, width, height, bands, stride, icc)
+    box = _fit_outside(width, height, size) if size else (width, height)
+    return _to_colorspace(image.thumbnail_image(box[0], height=box[1], size="down"), colorspace), (width, height)
+
+
+def _from_pixels(data: Any, width: int, height: int, bands: int, stride: int, icc: bytes | None) -> pyvips.Image:
+    """8-bit interleaved pixels (rows `stride` bytes apart) -> a pyvips image carrying the ICC profile."""
     # rows may be padded: wrap the buffer at its stride, then crop the padding off
     row_pixels, extra = divmod(stride, bands)
     if extra:
@@ -134,6 +150,36 @@ def _decode_heif(path: str, size: int | None, colorspace: str,
     image = image.copy(interpretation="srgb" if bands >= 3 else "b-w")
     if icc:
         image.set_type(pyvips.GValue.blob_type, "icc-profile-data", icc)
+    return image
+
+
+def _decode_jxl(path: str, size: int | None, colorspace: str,
+                max_pixels: int) -> tuple[pyvips.Image, tuple[int, int]]:
+    """JPEG XL through pillow-jxl-plugin (jxl-oxide; the libvips of pyvips-binary has no JXL loader).
+
+    jxl-oxide renders the codestream's orientation itself, so the pixels come out upright. Modes other than
+    8-bit RGB(A)/grey (16-bit, float, HDR) are converted to 8-bit RGB(A) by Pillow.
+    """
+    try:
+        import pillow_jxl  # noqa: F401  (registers the JXL plugin with Pillow)
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover - dependency missing
+        raise MediaError("JPEG XL support needs pillow-jxl-plugin") from exc
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            _check_pixels(width, height, max_pixels, path)
+            icc = im.info.get("icc_profile")
+            im.load()
+            if im.mode not in ("RGB", "RGBA", "L", "LA"):
+                im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
+            bands = len(im.getbands())
+            data = im.tobytes()
+    except MediaError:
+        raise
+    except Exception as exc:  # the plugin raises OSError/ValueError/RuntimeError on damaged files
+        raise MediaError(f"cannot decode {path}: {exc}") from exc
+    image = _from_pixels(data, width, height, bands, width * bands, icc)
     box = _fit_outside(width, height, size) if size else (width, height)
     return _to_colorspace(image.thumbnail_image(box[0], height=box[1], size="down"), colorspace), (width, height)
 
@@ -237,7 +283,10 @@ def _decode(src: str, asset_type: str, size: int | None, colorspace: str, max_pi
         from immich_lite.media import video  # local import: ffmpeg is only needed for videos
         frame = video.poster_frame(src, work / "frame.jpg")
         return _decode_file(os.fspath(frame), size, colorspace, max_pixels)
-    if mime.is_heif(src) and not src.lower().endswith(".avif"):
+    kind = mime.sniff(src)  # the decoder follows the bytes, not the name (a HEIC saved as .jpg)
+    if kind == "jxl":
+        return _decode_jxl(src, size, colorspace, max_pixels)
+    if kind == "heif" or (kind is None and mime.is_heif(src) and not src.lower().endswith(".avif")):
         if _isobmff_truncated(src):
             # libheif paints missing tiles green instead of failing; refuse like any truncated file
             raise MediaError(f"{src} is truncated")
@@ -248,7 +297,7 @@ def _decode(src: str, asset_type: str, size: int | None, colorspace: str, max_pi
                 return _decode_file(src, size, colorspace, max_pixels)
             except MediaError:
                 raise heif_error from None
-    if mime.is_raw(src) and exiftool is not None:
+    if mime.is_raw(src) and exiftool is not None and kind in (None, "tiff"):  # not a JPEG named .nef
         preview = exiftool.extract_preview(src, work / "embedded.jpg")
         if preview is not None:
             try:

@@ -22,7 +22,6 @@ UNDECODABLE = {
     "broken/zero_bytes.jpg": "empty file",
     "broken/zero_bytes.heic": "empty file",
     "broken/truncated_header_only_DSCN0012.jpg": "JPEG header without scan data",
-    "broken/truncated_half_DSCN0012.jpg": "truncated JPEG (libjpeg: premature end of data)",
     "broken/truncated_2021-02-13-1929.heic": "truncated HEIC (libheif would paint the missing tiles green)",
     "broken/truncated_FLIR_Thermal.mp4": "truncated MP4 without moov atom",
     "raw/CanonRaw.cr2": "ExifTool metadata stub: its previews are 26-28 byte placeholders",
