@@ -31,6 +31,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "0.0.0.0", "Address to listen on."),
     Setting("port", 2283, "Port to listen on (Immich's port).", int),
     Setting("data_dir", "./immich-data", "Where the database, originals and derived files live; created on first start."),
+    Setting("web_root", "", "Directory of the Immich web app build to serve at / (default: <data-dir>/www when it "
+            "exists; `immich-lite web install` puts it there)."),
     Setting("workers", 2, "Background job threads (thumbnails, metadata, video).", int),
     Setting("log_level", "info", "Logging level: debug, info, warning, error."),
     Setting("allow_setup", True, "Allow the first admin to sign up through the API (Immich's IMMICH_ALLOW_SETUP).", _bool),
@@ -44,6 +46,7 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 2283
     data_dir: str = "./immich-data"
+    web_root: str = ""
     workers: int = 2
     log_level: str = "info"
     allow_setup: bool = True
@@ -54,6 +57,11 @@ class Settings:
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def web_path(self) -> Path:
+        """The web app's directory: --web-root, else <data-dir>/www (served only when it holds a build)."""
+        return Path(self.web_root).expanduser().resolve() if self.web_root else self.data_path / "www"
 
     @classmethod
     def load(cls, overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> "Settings":

@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from immich_lite import IMMICH_VERSION, __version__
+from immich_lite.api import webapp
 from immich_lite.ctx import Ctx
 from immich_lite.errors import NotFound, correlation_id, error_response
 from immich_lite.repos import user as user_repo
@@ -27,6 +28,10 @@ input{{width:100%;padding:.4rem;box-sizing:border-box}} button{{margin-top:1rem;
 <p>Version {version} (Immich API {api}).</p>
 <p>In the Immich app, enter this server URL: <code>{url}</code></p>
 {setup}
+<h2>The web app</h2>
+<p>This server serves the official Immich web app once it is installed: run
+<code>immich-lite web install ghcr.io/immich-app/immich-server:v{api}</code> (or give it a directory or tarball
+of the web build, or start with <code>--web-root DIR</code>), then reload this page.</p>
 </body></html>"""
 
 _SETUP = """<h2>Create the first admin</h2>
@@ -55,11 +60,32 @@ def well_known(request: Request) -> JSONResponse:
     return JSONResponse({"api": {"endpoint": "/api"}})
 
 
+def web_root(ctx: Ctx) -> webapp.WebRoot:
+    web = ctx.extra.get("web")
+    if web is None:
+        web = ctx.extra["web"] = webapp.WebRoot(ctx.settings.web_path)
+    return web
+
+
 def make_front_page(ctx: Ctx):  # type: ignore[no-untyped-def]
+    web = web_root(ctx)
+
     async def front_page(request: Request) -> Response:
+        path = request.scope.get("state", {}).get("original_path") or request.url.path
         if request.url.path.startswith("/api"):
-            path = request.scope.get("state", {}).get("original_path") or request.url.path
             raise NotFound(f"Cannot {request.method} {path}")
+        index = await web.current()
+        if index.index_html is not None:  # the web app: its file, else the SPA page (upstream sirv + ssr)
+            entry = index.files.get(request.url.path)
+            if entry is not None:
+                response = await webapp.serve_file(request, entry)
+                if response is not None:
+                    return response
+            if request.url.path.startswith(webapp.EXCLUDED):
+                raise NotFound(f"Cannot {request.method} {path}")
+            if not webapp.accepts_html(request):
+                raise webapp.not_acceptable(request)
+            return webapp.html_response(index.index_html, method=request.method)
         has_admin = await run_in_threadpool(lambda: user_repo.has_admin(ctx.db.reader()))
         base = f"{request.url.scheme}://{request.url.netloc}"
         page = _PAGE.format(version=html.escape(__version__), api=".".join(map(str, IMMICH_VERSION)),

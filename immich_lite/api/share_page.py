@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from immich_lite.api import frontdoor, webapp
 from immich_lite.ctx import Ctx
 from immich_lite.services import shared_link as svc
 
@@ -64,6 +65,13 @@ def _page(ctx: Ctx, param: str):  # type: ignore[no-untyped-def]
         host = request.headers.get("host", "")
         base = f"{request.url.scheme}://{host}" if host else FALLBACK_DOMAIN
         valid, tags = await run_in_threadpool(lambda: svc.metadata_tags(ctx, base_url=base, **{param: value}))
+        web = frontdoor.web_root(ctx)
+        if (await web.current()).index_html is not None:  # the web app's page with the link's tags (upstream ssr)
+            if not webapp.accepts_html(request):
+                raise webapp.not_acceptable(request)
+            page = web.page(meta_tags(tags) if valid and tags else None)
+            if page is not None:
+                return webapp.html_response(page, 200 if valid else 404, request.method)
         return HTMLResponse(render(tags, valid=valid), status_code=200 if valid else 404,
                             headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                                      "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"})

@@ -1,0 +1,235 @@
+"""The official Immich web app, served from a web root as upstream serves its /build/www.
+
+Upstream (server/src/app.common.ts, services/api.service.ts): `sirv` serves the build's files at the root, with
+ETags, precompressed `.br`/`.gz` siblings when the browser accepts them, and `public,max-age=31536000,immutable`
+for `_app/immutable/**`; every other GET/HEAD outside `/api` and the excluded paths is the SPA: `index.html`,
+`Cache-Control: no-store`, with the shared link's Open Graph tags filled in for `/share/:key` and `/s/:slug`
+(404 with the bare page for an invalid link), and 406 for a client that does not accept text/html. Files other
+than `_app/immutable/**` are sent `Cache-Control: no-cache`, so the browser revalidates them (ETag → 304).
+
+The web root's file list is read once (a walk of ~1,200 entries, in a worker thread) and read again when the
+directory is replaced: `immich-lite web install` swaps `<data-dir>/www` atomically, and the server notices within
+`RECHECK` seconds without a restart. File bodies are read in worker threads, never on the event loop.
+"""
+from __future__ import annotations
+
+import email.utils
+import mimetypes
+import os
+import re
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from immich_lite.errors import ImmichError
+
+RECHECK = 2.0  # seconds between checks that the web root is still the directory that was indexed
+SMALL = 256 * 1024  # files up to this size are read in one worker-thread call; larger ones are streamed
+CHUNK = 256 * 1024
+EXCLUDED = ("/.well-known/immich", "/custom.css", "/favicon.ico")  # upstream constants.ts excludePaths
+IMMUTABLE = "public,max-age=31536000,immutable"
+_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json",
+          ".webmanifest": "application/manifest+json", ".ttf": "font/ttf", ".woff": "font/woff",
+          ".woff2": "font/woff2", ".wasm": "application/wasm", ".svg": "image/svg+xml", ".ico": "image/x-icon",
+          ".html": "text/html;charset=utf-8", ".css": "text/css", ".txt": "text/plain", ".map": "application/json",
+          ".webp": "image/webp", ".avif": "image/avif", ".png": "image/png"}
+_ENCODINGS = (("br", ".br", re.compile(r"\b(br|brotli)\b", re.I)), ("gzip", ".gz", re.compile(r"\bgzip\b", re.I)))
+
+
+class NotAcceptable(ImmichError):
+    status = 406
+
+
+@dataclass(frozen=True)
+class _File:
+    path: str
+    size: int
+    etag: str
+    last_modified: str
+    content_type: str
+    immutable: bool
+    variants: dict[str, tuple[str, int]] = field(default_factory=dict)  # encoding -> (path, size)
+
+
+@dataclass
+class _Index:
+    identity: tuple[int, int, int] | None = None  # (st_dev, st_ino, st_mtime_ns) of the root when indexed
+    files: dict[str, _File] = field(default_factory=dict)
+    index_html: str | None = None
+    version: str | None = None
+
+
+def _content_type(name: str) -> str:
+    ext = os.path.splitext(name)[1].lower()
+    return _TYPES.get(ext) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _identity(root: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(root)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns) if os.path.isdir(root) else None
+
+
+def _scan(root: Path) -> _Index:
+    identity = _identity(root)
+    index = _Index(identity=identity)
+    if identity is None or not (root / "index.html").is_file():
+        return _Index(identity=identity)
+    names: dict[str, os.stat_result] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.stat(full)
+            except OSError:
+                continue
+            rel = "/" + os.path.relpath(full, root).replace(os.sep, "/")
+            names[rel] = st
+    for rel, st in names.items():
+        variants = {enc: (str(root) + rel + suffix, names[rel + suffix].st_size)
+                    for enc, suffix, _ in _ENCODINGS if rel + suffix in names}
+        mtime_ms = int(st.st_mtime * 1000)
+        index.files[rel] = _File(path=str(root) + rel, size=st.st_size, etag=f'W/"{st.st_size}-{mtime_ms}"',
+                                 last_modified=email.utils.formatdate(st.st_mtime, usegmt=True),
+                                 content_type=_content_type(rel), immutable=rel.startswith("/_app/immutable/"),
+                                 variants=variants)
+    try:
+        index.index_html = (root / "index.html").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        index.index_html = None
+    try:
+        import json  # noqa: PLC0415
+
+        index.version = str(json.loads((root / "_app" / "version.json").read_text())["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        index.version = None
+    return index
+
+
+class WebRoot:
+    """The web app directory, its file list, and the SPA page; `None` root = no web app configured."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self._index = _scan(root) if root is not None else _Index()
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self._index.index_html is not None
+
+    @property
+    def version(self) -> str | None:
+        return self._index.version
+
+    async def current(self) -> _Index:
+        """The index, read again if the directory was replaced or appeared (checked every RECHECK s)."""
+        if self.root is None:
+            return self._index
+        now = time.monotonic()
+        if now - self._checked >= RECHECK:
+            self._checked = now
+            if _identity(self.root) != self._index.identity:  # one stat() of a local directory
+                self._index = await run_in_threadpool(_scan, self.root)
+        return self._index
+
+    def page(self, tags_html: str | None) -> str | None:
+        html = self._index.index_html
+        if html is None:
+            return None
+        return html.replace("<!-- metadata:tags -->", tags_html, 1) if tags_html else html
+
+
+def _encoding(request: Request, entry: _File) -> tuple[str | None, str, int]:
+    if entry.variants:
+        accept = request.headers.get("accept-encoding", "")
+        for enc, _, pattern in _ENCODINGS:
+            if enc in entry.variants and pattern.search(accept):
+                path, size = entry.variants[enc]
+                return enc, path, size
+    return None, entry.path, entry.size
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(SMALL + 1)
+
+
+async def _chunks(path: str) -> AsyncIterator[bytes]:
+    fh = await run_in_threadpool(open, path, "rb")
+    try:
+        while chunk := await run_in_threadpool(fh.read, CHUNK):
+            yield chunk
+    finally:
+        await run_in_threadpool(fh.close)
+
+
+async def serve_file(request: Request, entry: _File) -> Response | None:
+    """sirv: the file, precompressed when accepted, 304 when the ETag matches. None if it vanished meanwhile."""
+    encoding, path, size = _encoding(request, entry)
+    headers = {"Content-Type": entry.content_type, "Last-Modified": entry.last_modified, "ETag": entry.etag,
+               "Cache-Control": IMMUTABLE if entry.immutable else "no-cache"}
+    if entry.variants:
+        headers["Vary"] = "Accept-Encoding"
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    if entry.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers={k: v for k, v in headers.items()
+                                                  if k not in ("Content-Type", "Content-Encoding")})
+    headers["Content-Length"] = str(size)
+    if request.method == "HEAD":
+        return Response(status_code=200, headers=headers)
+    if size <= SMALL:
+        try:
+            body = await run_in_threadpool(_read, path)
+        except OSError:
+            return None
+        headers["Content-Length"] = str(len(body))
+        return Response(body, status_code=200, headers=headers)
+    if not os.path.isfile(path):
+        return None
+    return StreamingResponse(_chunks(path), status_code=200, headers=headers)
+
+
+def accepts_html(request: Request) -> bool:
+    """express `req.accepts('text/html')`: no Accept header, */*, text/*, or text/html with q > 0."""
+    accept = request.headers.get("accept")
+    if not accept:
+        return True
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        media = media.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0 and media in ("*/*", "text/*", "text/html"):
+            return True
+    return False
+
+
+def html_response(html: str, status: int = 200, method: str = "GET") -> Response:
+    body = html.encode("utf-8")
+    headers = {"Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"}
+    if method == "HEAD":
+        return Response(status_code=status, headers={**headers, "Content-Length": str(len(body))})
+    return Response(body, status_code=status, headers=headers)
+
+
+def not_acceptable(request: Request) -> NotAcceptable:
+    accept = request.headers.get("accept", "")
+    return NotAcceptable(f"The route {request.url.path} was requested as {accept}, but only returns text/html")
