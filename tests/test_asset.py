@@ -73,6 +73,7 @@ def test_force_delete_removes_files_and_derived(admin: Actor, ctx: Any) -> None:
     admin.delete("/api/assets", json={"ids": [asset_id], "force": True})
     jobs.drain(ctx)
     assert not any(ctx.storage.absolute(p).exists() for p in files)
+    assert_error(admin.get(f"/api/assets/{asset_id}"), 400, "Not found or no asset.read access")  # upstream
     assert ctx.db.reader().execute("SELECT count(*) AS n FROM asset_audit WHERE asset_id = ?", (asset_id,)).fetchone()["n"] == 1
 
 
