@@ -417,3 +417,61 @@ def _import_run_jobs(ctx: Any) -> None:
     _run_jobs(ctx, "processing", lambda: importer.pending_jobs(ctx))
     failed = ctx.db.reader().execute("SELECT count(*) AS n FROM job WHERE status = 'failed'").fetchone()["n"]
     click.echo(f"import: metadata and thumbnail jobs done ({failed} failed job(s) in the queue)")
+
+
+# --- web: the official Immich web app at / (logic in immich_lite.webinstall) --------------------------------
+
+class _WebProgress:
+    """tqdm bars (bytes downloaded, files copied) on a terminal only; elsewhere the summary line says it all."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, event: str, amount: int) -> None:
+        if not self.tty:
+            return
+        if event in ("download", "copy"):
+            from tqdm import tqdm  # noqa: PLC0415
+
+            self.close()
+            unit = {"unit": "B", "unit_scale": True, "unit_divisor": 1024} if event == "download" else {"unit": "file"}
+            self.bar = tqdm(total=amount, desc="downloading" if event == "download" else "copying",
+                            file=sys.stderr, leave=False, **unit)
+        elif self.bar is not None:
+            self.bar.update(amount)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+@cli.group("web")
+def web_group() -> None:
+    """Manage the official Immich web app served at / (from <data-dir>/www)."""
+
+
+@web_group.command("install")
+@click.argument("source")
+@data_dir_option
+@click.option("--force", is_flag=True, help="Install even when the build's major.minor is not the Immich API's.")
+def web_install(source: str, data_dir: str | None, force: bool) -> None:
+    """Install the Immich web app into <data-dir>/www from SOURCE, swapping it in atomically (safe while serving).
+
+    SOURCE is a directory holding a web build (index.html and _app/version.json), a tarball of one (.tar, .tar.gz,
+    .tgz; .tar.zst with the zstandard module), or a container image whose /build/www is the build, pulled
+    anonymously from its registry, e.g. ghcr.io/immich-app/immich-server:v3.1.0 (this downloads the whole image).
+    """
+    from immich_lite import webinstall  # noqa: PLC0415
+
+    progress = _WebProgress()
+    try:
+        r = webinstall.install(source, _data_dir(data_dir), force=force, progress=progress)
+    except webinstall.WebInstallError as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")) from None
+    finally:
+        progress.close()
+    click.echo(f"installed Immich web {r.version} ({r.files:,} files, {r.bytes / 1e6:.1f} MB) into {r.path}")
