@@ -119,6 +119,14 @@ def watched(request: pytest.FixtureRequest, context: Any, tmp_path: Path) -> Ite
         assert not watch.errors, watch.errors
 
 
+def shot(page: Any, name: str) -> None:
+    """A screenshot kept for people to look at ($BROWSER_SCREENSHOTS, if set): the timeline, the viewer."""
+    folder = os.environ.get("BROWSER_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
 def decoded_thumbnails(page: Any, minimum: int = 1, selector: str = "img[src*='/thumbnail']") -> list[str]:
     """Wait until at least `minimum` thumbnails are decoded images (naturalWidth > 0); their alt texts."""
     handle = page.wait_for_function(
@@ -245,6 +253,7 @@ def test_upload_jpeg_heic_and_video_through_the_file_input(watched: tuple[Any, W
     State.ids = {a["originalFileName"]: a["id"] for a in assets}
     assert set(State.ids) == {JPEG.name, HEIC.name, VIDEO.name}
     page.get_by_text("Sat, May 15, 2010").wait_for()  # the timeline's day groups
+    shot(page, "timeline")
 
 
 def test_viewer_and_info_panel(watched: tuple[Any, Watch]) -> None:
@@ -258,6 +267,7 @@ def test_viewer_and_info_panel(watched: tuple[Any, Watch]) -> None:
     panel = page.locator("#detail-panel")
     for text in ("May 15, 2010", "SONY DSC-HX5V", "Langenberg", "Germany", "730 x 547", "ISO 125"):
         panel.get_by_text(text, exact=False).first.wait_for()
+    shot(page, "viewer")
     page.keyboard.press("ArrowLeft")  # the previous asset in the timeline: the HEIC, decoded by the server
     page.wait_for_url(re.compile(State.ids[HEIC.name]))
     heic = page.locator(f"img[src*='{State.ids[HEIC.name]}'][src*='size=preview']").first
