@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import immich_lite.api
-from immich_lite.api import frontdoor, share_page
+from immich_lite.api import frontdoor, share_page, webapp
 from immich_lite.api.maintenance import MaintenanceGate
 from immich_lite.api.routing import RouteDef, build_routes
 from immich_lite.config import Settings
@@ -133,5 +133,6 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
     app.add_middleware(TrailingSlash)
     app.add_middleware(CorrelationId)
     app.add_middleware(SocketIOMiddleware, gateway=gateway)
+    app.add_middleware(webapp.WebAppFront, web=frontdoor.web_root(ctx))  # the web app's files, before the router
     app.state.ctx = ctx
     return app

@@ -133,3 +133,24 @@ def test_a_web_root_given_explicitly_wins_over_the_data_dir(tmp_path: Path) -> N
         assert "<title>custom</title>" in c.get("/").text
         r = c.get("/index.html", headers={"accept-encoding": "gzip"})
         assert r.headers["content-encoding"] == "gzip" and "<title>custom</title>" in r.text
+
+
+def test_large_files_stream_and_the_body_cache_stays_within_its_budget(tmp_path: Path) -> None:
+    root = _build(tmp_path / "www", "big")
+    big = os.urandom(webapp.SMALL + 12345)  # above the one-read size: streamed in chunks
+    (root / "_app" / "immutable" / "big.bin").write_bytes(big)
+    pieces = {f"/_app/immutable/p{i}.js": os.urandom(webapp.CACHE_FILE - i) for i in range(6)}  # 6 x 2 MiB > 8 MiB
+    for rel, data in pieces.items():
+        (root / rel.lstrip("/")).write_bytes(data)
+    app = create_app(Settings(data_dir=str(tmp_path / "data"), web_root=str(root)))
+    with TestClient(app) as c:
+        r = c.get("/_app/immutable/big.bin")
+        assert r.status_code == 200 and r.content == big and r.headers["content-length"] == str(len(big))
+        for _ in range(2):
+            for rel, data in pieces.items():
+                assert c.get(rel).content == data
+        front = app.middleware_stack
+        while not isinstance(front, webapp.WebAppFront):
+            front = front.app
+        assert 0 < front.cache.used <= webapp.CACHE_BUDGET
+        assert front.cache.used == sum(len(b) for b in front.cache.items.values())
