@@ -221,12 +221,14 @@ def mib(kib: float) -> float:
 class Server:
     """`immich-lite serve` on 127.0.0.1 with a fresh data dir; an admin signed up and logged in."""
 
-    def __init__(self, data_dir: Path | None = None, workers: int | None = None, log_level: str = "warning"):
+    def __init__(self, data_dir: Path | None = None, workers: int | None = None, log_level: str = "warning",
+                 extra_args: list[str] | None = None):
         self._own_dir = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="immich-lite-bench-")) if data_dir is None else data_dir
         self.port = free_port()
         self.workers = workers
         self.log_level = log_level
+        self.extra_args = list(extra_args or [])  # more `serve` options, e.g. ["--web-root", DIR]
         self.proc: subprocess.Popen[bytes] | None = None
         self.token = ""
 
@@ -245,6 +247,7 @@ class Server:
                 "--log-level", self.log_level]
         if self.workers is not None:
             cmd += ["--workers", str(self.workers)]
+        cmd += self.extra_args
         self.log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60

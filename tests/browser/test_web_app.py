@@ -191,6 +191,19 @@ def open_asset(page: Any, alt_part: str) -> None:
     page.wait_for_url(re.compile(r"/photos/[0-9a-f-]{36}"))
 
 
+def viewer_ready(page: Any, name: str) -> None:
+    """The viewer of State.ids[name] has its preview decoded (the page is hydrated and its buttons work)."""
+    page.goto(f"/photos/{State.ids[name]}")
+    if name == VIDEO.name:
+        video = page.locator("video").first
+        video.wait_for()
+        page.wait_for_function("v => v.readyState >= 1", arg=video.element_handle())
+        return
+    preview = page.locator(f"img[src*='{State.ids[name]}'][src*='size=preview']").first
+    preview.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=preview.element_handle())
+
+
 def more_menu(page: Any, item: str) -> None:
     page.get_by_role("button", name="More").click()
     page.get_by_role("menuitem", name=item).click()
@@ -288,8 +301,9 @@ def test_video_playback(watched: tuple[Any, Watch]) -> None:
 
 def test_favourite(watched: tuple[Any, Watch], server: LiveServer) -> None:
     page, _ = watched
-    page.goto(f"/photos/{State.ids[JPEG.name]}")
+    viewer_ready(page, JPEG.name)
     page.get_by_role("button", name="Favorite", exact=True).click()
+    until(page, lambda: asset(server, JPEG.name)["isFavorite"], "favourite")
     page.get_by_role("button", name="Unfavorite").wait_for()
     page.goto("/favorites")
     decoded(page, "Langenberg")
@@ -298,7 +312,7 @@ def test_favourite(watched: tuple[Any, Watch], server: LiveServer) -> None:
 
 def test_archive_and_unarchive(watched: tuple[Any, Watch], server: LiveServer) -> None:
     page, _ = watched
-    page.goto(f"/photos/{State.ids[HEIC.name]}")
+    viewer_ready(page, HEIC.name)
     more_menu(page, "Archive")
     until(page, lambda: asset(server, HEIC.name)["visibility"] == "archive", "archived")
     page.goto("/archive")
@@ -307,14 +321,14 @@ def test_archive_and_unarchive(watched: tuple[Any, Watch], server: LiveServer) -
     decoded_thumbnails(page, 2)
     page.wait_for_timeout(500)
     assert page.locator("img[alt*='Ralston']").count() == 0  # not in the timeline while archived
-    page.goto(f"/photos/{State.ids[HEIC.name]}")
+    viewer_ready(page, HEIC.name)
     more_menu(page, "Unarchive")
     until(page, lambda: asset(server, HEIC.name)["visibility"] == "timeline", "unarchived")
 
 
 def test_trash_and_restore(watched: tuple[Any, Watch], server: LiveServer) -> None:
     page, _ = watched
-    page.goto(f"/photos/{State.ids[VIDEO.name]}")
+    viewer_ready(page, VIDEO.name)
     page.get_by_role("button", name="Delete").click()
     until(page, lambda: asset(server, VIDEO.name)["isTrashed"], "trashed")
     page.goto("/trash")
@@ -328,7 +342,7 @@ def test_trash_and_restore(watched: tuple[Any, Watch], server: LiveServer) -> No
 
 def test_album_with_photos_and_a_shared_link(watched: tuple[Any, Watch], server: LiveServer) -> None:
     page, _ = watched
-    page.goto(f"/photos/{State.ids[JPEG.name]}")
+    viewer_ready(page, JPEG.name)
     more_menu(page, "Add to album")
     page.get_by_role("button", name="New Album").click()
     page.get_by_role("button", name="View Album").click()
@@ -425,7 +439,7 @@ def test_locked_folder_with_a_pin(watched: tuple[Any, Watch], server: LiveServer
     page.locator("input").first.click()  # six boxes, the first focused; typing moves along
     page.keyboard.type(PIN)
     page.wait_for_url("**/locked")
-    page.goto(f"/photos/{State.ids[HEIC.name]}")
+    viewer_ready(page, HEIC.name)
     more_menu(page, "Move to locked folder")
     page.get_by_role("dialog").get_by_role("button", name="Move").click()
     # locked: hidden from a session that has not entered the PIN (the test's API session), as upstream
