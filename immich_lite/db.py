@@ -66,6 +66,17 @@ def after_commit(conn: apsw.Connection, fn: Callable[[], None], key: Any = None)
     pending.setdefault(object() if key is None else key, fn)
 
 
+def _load_vec(conn: apsw.Connection) -> None:
+    """sqlite-vec (PyPI wheel: x86_64 and aarch64) for face embeddings' vector search (migration 0007)."""
+    import sqlite_vec  # noqa: PLC0415
+
+    conn.enable_load_extension(True)
+    try:
+        conn.load_extension(sqlite_vec.loadable_path())
+    finally:
+        conn.enable_load_extension(False)
+
+
 class Database:
     """One write connection behind a lock; one read connection per thread."""
 
@@ -86,6 +97,7 @@ class Database:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA recursive_triggers=OFF")
+        _load_vec(conn)
         conn.createscalarfunction("immich_uuid_v7", ids.uuid7, 0)  # not deterministic
         conn.createscalarfunction("immich_now", ids.now_iso, 0)
         conn.createscalarfunction("immich_fold", fold, 1, deterministic=True)  # search's accent/case folding

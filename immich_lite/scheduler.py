@@ -21,6 +21,8 @@ log = logging.getLogger("immich_lite.scheduler")
 STATE_KEY = "nightly-tasks-state"
 
 # (job name, config flag under nightlyTasks or None = always)
+MODEL_TTL = 300.0  # seconds idle before the face models are freed (upstream's MACHINE_LEARNING_MODEL_TTL)
+
 NIGHTLY = (
     ("AssetDeleteCheck", None),          # trash older than trash.days, users past their delete delay
     ("SessionCleanup", None),
@@ -196,4 +198,10 @@ class Scheduler:
                     run_cron(self.ctx, schedules)
             except Exception:  # noqa: BLE001
                 log.exception("cron scheduling failed")
+            try:
+                from immich_lite.services import faces  # noqa: PLC0415
+
+                faces.unload_if_idle(self.ctx, MODEL_TTL)
+            except Exception:  # noqa: BLE001
+                log.exception("unloading idle face models failed")
             self._stop.wait(self.interval)

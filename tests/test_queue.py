@@ -241,8 +241,8 @@ def test_start_thumbnail_generation_queues_assets_missing_thumbnails(admin: Any,
 def test_start_refuses_queues_immich_lite_does_not_run(admin: Any, monkeypatch: Any) -> None:
     assert_error(admin.put("/api/jobs/smartSearch", json={"command": "start"}), 400,
                  "Queue smartSearch is not supported by immich-lite")
-    assert_error(admin.put("/api/jobs/faceDetection", json={"command": "start", "force": True}), 400,
-                 "Queue faceDetection is not supported by immich-lite")
+    assert_error(admin.put("/api/jobs/ocr", json={"command": "start", "force": True}), 400,
+                 "Queue ocr is not supported by immich-lite")
     assert_error(admin.put("/api/jobs/backgroundTask", json={"command": "start"}), 400,
                  "Invalid job name: backgroundTask")
     monkeypatch.delitem(jobs.JOBS, JobName.ASSET_GENERATE_THUMBNAILS, raising=False)

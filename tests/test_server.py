@@ -54,11 +54,12 @@ def test_record_version_adds_an_upgrade_newest_first(client: Any, ctx: Any) -> N
     assert [row["version"] for row in body] == ["3.1.0", "2.7.5"]
 
 
-def test_features_report_no_machine_learning_oauth_or_email(client: Any) -> None:
+def test_features_report_faces_but_no_smart_search_oauth_or_email(client: Any) -> None:
     body = assert_schema(client.get("/api/server/features"), "getServerFeatures")
-    off = ["smartSearch", "facialRecognition", "duplicateDetection", "ocr", "oauth", "oauthAutoLaunch", "email",
+    off = ["smartSearch", "duplicateDetection", "ocr", "oauth", "oauthAutoLaunch", "email",
            "configFile", "realtimeTranscoding"]
     assert {k: body[k] for k in off} == dict.fromkeys(off, False)
+    assert body["facialRecognition"] is True  # in-process (immich_lite/ml/faces.py), on by default as upstream
     assert body["trash"] and body["map"] and body["search"] and body["sidecar"] and body["passwordLogin"]
 
 

@@ -42,8 +42,12 @@ def load_response(ctx: Ctx, conn: Any, a: dict[str, Any], auth: AuthContext | No
             for t in conn.execute("SELECT t.* FROM tag t JOIN tag_asset ta ON ta.tag_id = t.id WHERE ta.asset_id = ? "
                                   "ORDER BY t.value", (a["id"],))]
     strip = auth is not None and auth.shared_link is not None and not auth.shared_link["show_exif"]
+    from immich_lite.repos import search as search_repo  # noqa: PLC0415
+    from immich_lite.services.person import map_person  # noqa: PLC0415
+
+    people = [map_person(p) for p in search_repo.people(conn, [a["id"]]).get(a["id"], [])]
     return map_asset(a, exif=exif, owner=owner, has_thumbnail=has_thumb, stack=stack, tags=tags,
-                     strip_metadata=strip)
+                     people=people, strip_metadata=strip)
 
 
 def get(ctx: Ctx, auth: AuthContext, asset_id: str) -> dict[str, Any]:
@@ -321,12 +325,11 @@ def get_ocr(ctx: Ctx, auth: AuthContext, asset_id: str) -> list[dict[str, Any]]:
 # --- asset jobs --------------------------------------------------------------------------------------
 
 _ASSET_JOBS = {"refresh-metadata": "AssetExtractMetadata", "regenerate-thumbnail": "AssetGenerateThumbnails",
-               "transcode-video": "AssetEncodeVideo"}
+               "transcode-video": "AssetEncodeVideo", "refresh-faces": "AssetDetectFaces"}
 
 
 def run_jobs(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> None:
-    """Upstream AssetService.run. refresh-faces queues nothing: face detection is off (no ML), and upstream's
-    handler skips in that case too."""
+    """Upstream AssetService.run (refresh-faces: AssetDetectFaces, which skips when facial recognition is off)."""
     from immich_lite import jobs  # noqa: PLC0415
 
     asset_ids = list(dict.fromkeys(dto["assetIds"]))

@@ -19,12 +19,20 @@ log = logging.getLogger("immich_lite.media")
 
 
 def _follow_thumbnails(ctx: Ctx, conn: Any, data: dict[str, Any]) -> list[Any]:
+    """Upstream onDone of AssetGenerateThumbnails: the video's encode; face detection when it is enabled."""
+    from immich_lite.services import faces  # noqa: PLC0415
+
     a = repo.get(conn, data["id"])
-    return [JobName.ASSET_ENCODE_VIDEO] if a is not None and a["type"] == "VIDEO" else []
+    if a is None:
+        return []
+    follow: list[Any] = [JobName.ASSET_ENCODE_VIDEO] if a["type"] == "VIDEO" else []
+    if a["visibility"] != "hidden" and faces.enabled(get_config(ctx, conn)):
+        follow.append(JobName.ASSET_DETECT_FACES)
+    return follow
 
 
 @register(JobName.ASSET_GENERATE_THUMBNAILS, QueueName.THUMBNAIL_GENERATION,
-          then=(JobName.ASSET_ENCODE_VIDEO,), follow=_follow_thumbnails)
+          then=(JobName.ASSET_ENCODE_VIDEO, JobName.ASSET_DETECT_FACES), follow=_follow_thumbnails)
 def generate_thumbnails(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     conn = ctx.db.reader()
     a = repo.get(conn, data["id"])

@@ -157,11 +157,13 @@ def _reverse_geocoding_available() -> bool:
 
 
 def get_features(ctx: Ctx) -> dict[str, bool]:
-    """What this server can do: no machine learning, OAuth, SMTP, config file or HLS in immich-lite."""
+    """What this server can do: faces in-process; no smart search, OAuth, SMTP, config file or HLS yet."""
+    from immich_lite.services import faces  # noqa: PLC0415
+
     config = system_config.get_config(ctx)
     return {
         "smartSearch": False,
-        "facialRecognition": False,
+        "facialRecognition": faces.enabled(config),
         "duplicateDetection": False,
         "ocr": False,
         "map": bool(config["map"]["enabled"]),

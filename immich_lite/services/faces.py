@@ -1,0 +1,313 @@
+"""Faces found and grouped into people on this machine (upstream PersonService: handleQueueDetectFaces,
+handleDetectFaces, handleQueueRecognizeFaces, handleRecognizeFaces), with the in-process engine of
+immich_lite/ml/faces.py instead of upstream's machine-learning container.
+
+Detection runs on the asset's preview after its thumbnails (faceDetection queue); boxes are stored in the
+preview's pixel coordinates with its size, as upstream stores them. Embeddings go to `face_search` (sqlite-vec,
+migration 0007), searched per owner. Recognition follows upstream's rule: a face whose `minFaces` nearest faces
+(itself included) lie within `maxDistance` is a core face and founds a person if none of them has one; other faces
+join the nearest person within `maxDistance`, or wait (deferred once, then picked up by a later queue-all).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from immich_lite import ids, jobs
+from immich_lite.ctx import Ctx
+from immich_lite.jobs import JobName, JobStatus, QueueName
+from immich_lite.services.system_config import get_config
+
+log = logging.getLogger("immich_lite.faces")
+
+SOURCE_ML = "machine-learning"
+REQUEUE_DELAY = 5.0  # seconds before a queue-all waiting on thumbnails / detection looks again
+_engine_lock = threading.Lock()
+
+
+def enabled(config: dict[str, Any]) -> bool:
+    """Upstream isFacialRecognitionEnabled."""
+    ml = config["machineLearning"]
+    return bool(ml["enabled"] and ml["facialRecognition"]["enabled"])
+
+
+def engine(ctx: Ctx) -> Any:
+    """The process's face engine; its models load on the first detection and unload after idle (scheduler)."""
+    found = ctx.extra.get("face_engine")
+    if found is None:
+        with _engine_lock:
+            found = ctx.extra.get("face_engine")
+            if found is None:
+                from immich_lite.ml.faces import FaceEngine  # noqa: PLC0415 (dlib loads only when faces run)
+
+                found = ctx.extra["face_engine"] = FaceEngine()
+    return found
+
+
+def unload_if_idle(ctx: Ctx, ttl: float) -> bool:
+    """Free the models after `ttl` idle seconds (upstream's machine-learning modelTtl). True if it unloaded."""
+    found = ctx.extra.get("face_engine")
+    if found is None or not found.loaded or ttl <= 0 or time.monotonic() - found.last_used < ttl:
+        return False
+    found.unload()
+    log.info("face models unloaded after %.0f s idle", ttl)
+    return True
+
+
+def _blob(embedding: Any) -> bytes:
+    import numpy as np  # noqa: PLC0415
+
+    if isinstance(embedding, (bytes, bytearray, memoryview)):
+        return bytes(embedding)
+    return np.asarray(embedding, dtype=np.float32).tobytes()
+
+
+def max_distance(config_value: float) -> float:
+    """Upstream's `maxDistance` (cosine distance on its CLIP-family face model, default 0.5) in the engine's
+    space: the engine's calibrated same-person limit scaled by the setting relative to upstream's default."""
+    from immich_lite.ml.faces import SAME_PERSON_DISTANCE  # noqa: PLC0415
+
+    return SAME_PERSON_DISTANCE * float(config_value) / 0.5
+
+
+# -- detection -------------------------------------------------------------------------------------------------
+
+def _iou(face: dict[str, Any], box: tuple[float, float, float, float]) -> float:
+    x1, y1 = max(face["bounding_box_x1"], box[0]), max(face["bounding_box_y1"], box[1])
+    x2, y2 = min(face["bounding_box_x2"], box[2]), min(face["bounding_box_y2"], box[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    area1 = (face["bounding_box_x2"] - face["bounding_box_x1"]) * (face["bounding_box_y2"] - face["bounding_box_y1"])
+    area2 = (box[2] - box[0]) * (box[3] - box[1])
+    union = area1 + area2 - inter
+    return inter / union if union > 0 else 0.0
+
+
+@jobs.register(JobName.ASSET_DETECT_FACES, QueueName.FACE_DETECTION)
+def detect_faces(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
+    config = get_config(ctx)
+    if not enabled(config):
+        return JobStatus.SKIPPED
+    conn = ctx.db.reader()
+    asset = conn.execute("SELECT id, owner_id, visibility, deleted_at FROM asset WHERE id = ?",
+                         (data["id"],)).fetchone()
+    previews = conn.execute("SELECT path FROM asset_file WHERE asset_id = ? AND type = 'preview' AND is_edited = 0",
+                            (data["id"],)).fetchall()
+    if asset is None or len(previews) != 1:
+        return JobStatus.FAILED
+    if asset["visibility"] == "hidden":
+        return JobStatus.SKIPPED
+    settings = config["machineLearning"]["facialRecognition"]
+    width, height, found = engine(ctx).detect(str(ctx.storage.absolute(previews[0]["path"])),
+                                              min_score=float(settings["minScore"]))
+    existing = [dict(f) for f in conn.execute("SELECT * FROM asset_face WHERE asset_id = ? AND deleted_at IS NULL",
+                                               (asset["id"],))]
+    ml_ids = {f["id"] for f in existing if f["source_type"] == SOURCE_ML}
+    scale_x = width / (existing[0]["image_width"] or 1) if existing else 1.0
+    scale_y = height / (existing[0]["image_height"] or 1) if existing else 1.0
+    added: list[dict[str, Any]] = []
+    embeddings: list[tuple[str, bytes]] = []
+    for face in found:
+        box = (face.x1 * scale_x, face.y1 * scale_y, face.x2 * scale_x, face.y2 * scale_y)
+        match = next((f for f in existing if _iou(f, box) > 0.5), None)
+        if match is not None and match["id"] in ml_ids:
+            ml_ids.discard(match["id"])
+            embeddings.append((match["id"], _blob(face.embedding)))
+        elif match is None:
+            face_id = ids.new_id()
+            added.append({"id": face_id, "x1": face.x1, "y1": face.y1, "x2": face.x2, "y2": face.y2})
+            embeddings.append((face_id, _blob(face.embedding)))
+    with ctx.db.write() as w:
+        if w.execute("SELECT 1 FROM asset WHERE id = ?", (asset["id"],)).fetchone() is None:
+            return JobStatus.SKIPPED  # deleted meanwhile
+        for f in added:
+            w.execute("INSERT INTO asset_face (id, asset_id, image_width, image_height, bounding_box_x1, "
+                      "bounding_box_y1, bounding_box_x2, bounding_box_y2, source_type, update_id) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, immich_uuid_v7())",
+                      (f["id"], asset["id"], width, height, f["x1"], f["y1"], f["x2"], f["y2"], SOURCE_ML))
+        for face_id in ml_ids:  # faces no longer found (a higher minScore, an edited preview)
+            w.execute("DELETE FROM asset_face WHERE id = ?", (face_id,))
+        for face_id, blob in embeddings:
+            w.execute("DELETE FROM face_search WHERE face_id = ?", (face_id,))
+            w.execute("INSERT INTO face_search (face_id, owner_id, has_person, embedding) VALUES (?, ?, "
+                      "(SELECT person_id IS NOT NULL FROM asset_face WHERE id = ?), ?)",
+                      (face_id, asset["owner_id"], face_id, blob))
+        if added:
+            jobs.enqueue(w, JobName.FACIAL_RECOGNITION_QUEUE_ALL, {"force": False},
+                         dedupe_key="facial-recognition-queue-all")
+            for f in added:
+                jobs.enqueue(w, JobName.FACIAL_RECOGNITION, {"id": f["id"]})
+        w.execute("INSERT INTO asset_job_status (asset_id, faces_recognized_at) VALUES (?, ?) ON CONFLICT (asset_id) "
+                  "DO UPDATE SET faces_recognized_at = excluded.faces_recognized_at", (asset["id"], ids.now_iso()))
+    if added:
+        log.info("detected %d new face(s) in asset %s", len(added), asset["id"])
+    if ml_ids:
+        log.info("removed %d face(s) below the detection threshold in asset %s", len(ml_ids), asset["id"])
+    return JobStatus.SUCCESS
+
+
+@jobs.register(JobName.ASSET_DETECT_FACES_QUEUE_ALL, QueueName.FACE_DETECTION)
+def queue_detect_faces(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
+    if not enabled(get_config(ctx)):
+        return JobStatus.SKIPPED
+    force = bool(data.get("force"))
+    if force:  # "all": forget what machine learning found, and the people left without faces
+        with ctx.db.write() as w:
+            w.execute("DELETE FROM asset_face WHERE source_type = ?", (SOURCE_ML,))
+        from immich_lite.services.queue import person_cleanup  # noqa: PLC0415
+
+        person_cleanup(ctx, {})
+    sql = ("SELECT a.id FROM asset a WHERE a.deleted_at IS NULL AND a.visibility != 'hidden' AND EXISTS "
+           "(SELECT 1 FROM asset_file f WHERE f.asset_id = a.id AND f.type = 'preview')")
+    if not force:
+        sql += (" AND NOT EXISTS (SELECT 1 FROM asset_job_status s WHERE s.asset_id = a.id "
+                "AND s.faces_recognized_at IS NOT NULL)")
+    rows = [r["id"] for r in ctx.db.reader().execute(sql + " ORDER BY a.id")]
+    for i in range(0, len(rows), 1000):
+        with ctx.db.write() as w:
+            for asset_id in rows[i:i + 1000]:
+                jobs.enqueue(w, JobName.ASSET_DETECT_FACES, {"id": asset_id})
+    return JobStatus.SUCCESS
+
+
+# -- recognition -----------------------------------------------------------------------------------------------
+
+def _busy(conn: Any, *queues: str) -> bool:
+    names = [n for n, job in jobs.JOBS.items() if job.queue in queues]
+    marks = ",".join("?" * len(names))
+    return conn.execute(f"SELECT 1 FROM job WHERE name IN ({marks}) AND status IN ('waiting', 'active') LIMIT 1",
+                        names).fetchone() is not None
+
+
+@jobs.register(JobName.FACIAL_RECOGNITION_QUEUE_ALL, QueueName.FACIAL_RECOGNITION)
+def queue_recognize_faces(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
+    if not enabled(get_config(ctx)):
+        return JobStatus.SKIPPED
+    conn = ctx.db.reader()
+    if _busy(conn, QueueName.THUMBNAIL_GENERATION, QueueName.FACE_DETECTION):
+        # upstream waits for those queues to finish; a job here must not block its worker: look again soon
+        with ctx.db.write() as w:
+            jobs.enqueue(w, JobName.FACIAL_RECOGNITION_QUEUE_ALL, data, delay=REQUEUE_DELAY)
+        return JobStatus.SKIPPED
+    force = bool(data.get("force"))
+    if data.get("nightly"):
+        state = conn.execute("SELECT value FROM system_metadata WHERE key = 'facial-recognition-state'").fetchone()
+        latest = conn.execute("SELECT max(update_id) AS u FROM asset_face").fetchone()["u"]
+        if state and latest and _last_run(state["value"]) * 1000 > ids.uuid7_ms(latest):
+            return JobStatus.SKIPPED
+    waiting = conn.execute("SELECT 1 FROM job WHERE name = ? AND status = 'waiting' LIMIT 1",
+                           (JobName.FACIAL_RECOGNITION,)).fetchone()
+    if force:
+        with ctx.db.write() as w:
+            w.execute("UPDATE asset_face SET person_id = NULL WHERE source_type = ? AND person_id IS NOT NULL",
+                      (SOURCE_ML,))
+        from immich_lite.services.queue import person_cleanup  # noqa: PLC0415
+
+        person_cleanup(ctx, {})
+    elif waiting:
+        return JobStatus.SKIPPED
+    last_run = ids.now_iso()
+    sql = "SELECT id FROM asset_face WHERE deleted_at IS NULL"
+    if not force:
+        sql += " AND person_id IS NULL AND source_type = 'machine-learning'"
+    faces = [r["id"] for r in ctx.db.reader().execute(sql + " ORDER BY id")]
+    for i in range(0, len(faces), 1000):
+        with ctx.db.write() as w:
+            for face_id in faces[i:i + 1000]:
+                jobs.enqueue(w, JobName.FACIAL_RECOGNITION, {"id": face_id, "deferred": False})
+    import orjson  # noqa: PLC0415
+
+    with ctx.db.write() as w:
+        w.execute("INSERT INTO system_metadata (key, value) VALUES ('facial-recognition-state', ?) "
+                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                  (orjson.dumps({"lastRun": last_run}).decode(),))
+    return JobStatus.SUCCESS
+
+
+def _last_run(value: str) -> float:
+    import orjson  # noqa: PLC0415
+
+    try:
+        return ids.parse_iso(orjson.loads(value)["lastRun"]).timestamp()
+    except (ValueError, KeyError, TypeError):
+        return 0.0
+
+
+def search_faces(conn: Any, owner_id: str, embedding: bytes, *, limit: float, count: int, has_person: bool,
+                 min_birth_date: str | None) -> list[dict[str, Any]]:
+    """Upstream searchRepository.searchFaces: the `count` nearest faces of the owner within `limit`, visible and
+    not deleted, whose person (if any) was born by `min_birth_date`; each with its person_id and distance."""
+    k = max(count * 4, count + 16)  # room for the faces the filters below drop
+    person_filter = " AND has_person = 1" if has_person else ""
+    near = conn.execute(f"SELECT face_id, distance FROM face_search WHERE embedding MATCH ? AND k = ? "
+                        f"AND owner_id = ?{person_filter}", (embedding, k, owner_id)).fetchall()
+    out: list[dict[str, Any]] = []
+    for row in near:
+        if row["distance"] > limit:
+            break
+        face = conn.execute("""SELECT f.id, f.person_id, p.birth_date FROM asset_face f
+                               JOIN asset a ON a.id = f.asset_id AND a.deleted_at IS NULL
+                               LEFT JOIN person p ON p.id = f.person_id
+                               WHERE f.id = ? AND f.deleted_at IS NULL AND f.is_visible = 1""",
+                            (row["face_id"],)).fetchone()
+        if face is None or (min_birth_date and face["birth_date"] and face["birth_date"] > min_birth_date[:10]):
+            continue
+        out.append({"id": face["id"], "person_id": face["person_id"], "distance": row["distance"]})
+        if len(out) == count:
+            break
+    return out
+
+
+@jobs.register(JobName.FACIAL_RECOGNITION, QueueName.FACIAL_RECOGNITION)
+def recognize_face(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
+    config = get_config(ctx)
+    if not enabled(config):
+        return JobStatus.SKIPPED
+    settings = config["machineLearning"]["facialRecognition"]
+    conn = ctx.db.reader()
+    face = conn.execute("""SELECT f.id, f.person_id, f.source_type, a.owner_id, a.visibility, a.file_created_at,
+                                  s.embedding
+                           FROM asset_face f JOIN asset a ON a.id = f.asset_id
+                           LEFT JOIN face_search s ON s.face_id = f.id
+                           WHERE f.id = ? AND f.deleted_at IS NULL""", (data["id"],)).fetchone()
+    if face is None:
+        return JobStatus.FAILED
+    if face["source_type"] != SOURCE_ML:
+        return JobStatus.SKIPPED
+    if face["embedding"] is None:
+        return JobStatus.FAILED
+    if face["person_id"]:
+        return JobStatus.SKIPPED
+    min_faces = int(settings["minFaces"])
+    limit = max_distance(settings["maxDistance"])
+    # the decision reads and writes under the writer lock: two recognitions never both found a person for
+    # the same face pair (the queue runs one at a time, but a test's drain or a restart may overlap it)
+    with ctx.db.write() as w:
+        current = w.execute("SELECT person_id FROM asset_face WHERE id = ?", (face["id"],)).fetchone()
+        if current is None or current["person_id"]:
+            return JobStatus.SKIPPED  # deleted or assigned meanwhile
+        matches = search_faces(w, face["owner_id"], face["embedding"], limit=limit, count=min_faces,
+                               has_person=False, min_birth_date=face["file_created_at"])
+        if min_faces > 1 and len(matches) <= 1:
+            return JobStatus.SKIPPED  # only itself
+        core = len(matches) >= min_faces and face["visibility"] == "timeline"
+        if not core and not data.get("deferred"):
+            jobs.enqueue(w, JobName.FACIAL_RECOGNITION, {"id": face["id"], "deferred": True})
+            return JobStatus.SKIPPED
+        person_id = next((m["person_id"] for m in matches if m["person_id"]), None)
+        if person_id is None:
+            nearest = search_faces(w, face["owner_id"], face["embedding"], limit=limit, count=1, has_person=True,
+                                   min_birth_date=face["file_created_at"])
+            person_id = nearest[0]["person_id"] if nearest else None
+        if core and person_id is None:
+            person_id = ids.new_id()
+            now = ids.now_iso()
+            w.execute("INSERT INTO person (id, owner_id, face_asset_id, created_at, updated_at, update_id) "
+                      "VALUES (?, ?, ?, ?, ?, immich_uuid_v7())", (person_id, face["owner_id"], face["id"], now, now))
+            jobs.enqueue(w, JobName.PERSON_GENERATE_THUMBNAIL, {"id": person_id})
+            log.info("created a person for face %s", face["id"])
+        if person_id:
+            w.execute("UPDATE asset_face SET person_id = ?, update_id = immich_uuid_v7() WHERE id = ?",
+                      (person_id, face["id"]))
+    return JobStatus.SUCCESS
