@@ -141,3 +141,51 @@ def test_faces_off_means_no_detection(tmp_path: Path) -> None:
         assert admin.get("/api/faces", params={"id": asset}).json() == []
         assert admin.get("/api/server/features").json()["facialRecognition"] is False
         assert "face_engine" not in app.state.ctx.extra or not app.state.ctx.extra["face_engine"].loaded
+
+
+XMP_REGIONS = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/"
+ xmlns:stDim="http://ns.adobe.com/xap/1.0/sType/Dimensions#" xmlns:stArea="http://ns.adobe.com/xmp/sType/Area#">
+<mwg-rs:Regions rdf:parseType="Resource">
+ <mwg-rs:AppliedToDimensions stDim:w="1000" stDim:h="800" stDim:unit="pixel"/>
+ <mwg-rs:RegionList><rdf:Bag>
+  <rdf:li><rdf:Description mwg-rs:Name="{name}" mwg-rs:Type="Face">
+   <mwg-rs:Area stArea:x="0.5" stArea:y="0.4" stArea:w="0.2" stArea:h="0.3" stArea:unit="normalized"/>
+  </rdf:Description></rdf:li>
+  <rdf:li><rdf:Description mwg-rs:Type="Face">
+   <mwg-rs:Area stArea:x="0.1" stArea:y="0.1" stArea:w="0.1" stArea:h="0.1" stArea:unit="normalized"/>
+  </rdf:Description></rdf:li>
+ </rdf:Bag></mwg-rs:RegionList>
+</mwg-rs:Regions></rdf:Description></rdf:RDF></x:xmpmeta>"""
+
+
+def test_xmp_face_regions_import_as_people(tmp_path: Path) -> None:
+    with admin_app(tmp_path / "data", workers=1) as (app, admin):
+        config = admin.get("/api/system-config").json()
+        config["metadata"]["faces"]["import"] = True
+        config["machineLearning"]["facialRecognition"]["enabled"] = False  # only what the file says
+        assert admin.put("/api/system-config", json=config).status_code == 200
+        assert admin.get("/api/server/features").json()["importFaces"] is True
+        photo = (CORPUS / "jpeg/Sony_DSC-HX5V_2_.jpg").read_bytes()
+        first = upload(admin, data=photo, filename="a.jpg",
+                       sidecar=XMP_REGIONS.replace("{name}", "Grace Hopper").encode()).json()["id"]
+        jobs.drain(app.state.ctx, timeout=120)
+        second = upload(admin, data=photo + b"\\0", filename="b.jpg",
+                        sidecar=XMP_REGIONS.replace("{name}", "grace hopper").encode()).json()["id"]
+        jobs.drain(app.state.ctx, timeout=120)
+        faces = assert_schema(admin.get("/api/faces", params={"id": first}), "getFaces")
+        assert len(faces) == 1  # the region without a name is not a face of anyone
+        f = faces[0]
+        assert (f["imageWidth"], f["imageHeight"]) == (1000, 800)
+        assert (f["boundingBoxX1"], f["boundingBoxY1"], f["boundingBoxX2"], f["boundingBoxY2"]) == (400, 200, 600, 440)
+        assert f["sourceType"] == "exif" and f["person"]["name"] == "Grace Hopper"
+        people = admin.get("/api/people").json()["people"]
+        assert [p["name"] for p in people] == ["Grace Hopper"]  # one person, matched case-insensitively
+        assert admin.get(f"/api/people/{people[0]['id']}/statistics").json() == {"assets": 2}
+        assert admin.get(f"/api/people/{people[0]['id']}/thumbnail").status_code == 200
+        info = admin.get(f"/api/assets/{second}").json()
+        assert [p["name"] for p in info["people"]] == ["Grace Hopper"]
+        # metadata refreshed: the exif faces are replaced, not doubled
+        admin.post("/api/assets/jobs", json={"assetIds": [first], "name": "refresh-metadata"})
+        jobs.drain(app.state.ctx, timeout=120)
+        assert len(admin.get("/api/faces", params={"id": first}).json()) == 1

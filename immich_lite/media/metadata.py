@@ -72,6 +72,7 @@ class Metadata:
     bits_per_sample: int | None = None
     colorspace: str | None = None
     file_size: int = 0
+    region_info: Any = None  # MWG RegionInfo struct (face regions with names), for metadata.faces.import
 
 
 def _number(value: Any) -> float | int | None:
@@ -303,6 +304,7 @@ def extract(et: ExifTool, path: str | os.PathLike[str], *, sidecar_path: str | o
         bits_per_sample=_bits_per_sample(tags),
         colorspace=_text(tags.get("ColorSpace")),
         file_size=stat.st_size,
+        region_info=tags.get("RegionInfo") if isinstance(tags.get("RegionInfo"), dict) else None
     )
     probe = tags.get("_probe")
     meta.fps = probe.fps if probe is not None and probe.fps else _number(_float(tags.get("VideoFrameRate")))

@@ -311,3 +311,81 @@ def recognize_face(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
             w.execute("UPDATE asset_face SET person_id = ?, update_id = immich_uuid_v7() WHERE id = ?",
                       (person_id, face["id"]))
     return JobStatus.SUCCESS
+
+
+# -- faces from the file's metadata (MWG regions: Lightroom, digiKam, Picasa, Apple Photos exports) --------------
+
+def _orient_region(x: float, y: float, w: float, h: float, orientation: int) -> tuple[float, float, float, float]:
+    """Upstream orientRegionInfo: normalised region centre and size in the displayed (oriented) image."""
+    if orientation == 2:
+        x = 1 - x
+    elif orientation == 3:
+        x, y = 1 - x, 1 - y
+    elif orientation == 4:
+        y = 1 - y
+    elif orientation == 5:
+        x, y = y, x
+    elif orientation == 6:
+        x, y = 1 - y, x
+    elif orientation == 7:
+        x, y = 1 - y, 1 - x
+    elif orientation == 8:
+        x, y = y, 1 - x
+    if orientation in (5, 6, 7, 8):
+        w, h = h, w
+    return x, y, w, h
+
+
+def apply_tagged_faces(conn: Any, asset_id: str, owner_id: str, region_info: Any, orientation: str | None) -> int:
+    """Upstream applyTaggedFaces, inside the metadata job's write transaction: each named region becomes a face
+    (sourceType exif) of the owner's person of that name (case-insensitive; created when missing, its thumbnail
+    queued); the asset's earlier exif faces are replaced. Returns how many faces were written."""
+    if not isinstance(region_info, dict):
+        return 0
+    dims, regions = region_info.get("AppliedToDimensions"), region_info.get("RegionList")
+    if not isinstance(dims, dict) or not isinstance(regions, list) or not regions:
+        return 0
+    try:
+        width, height = float(dims.get("W") or 0), float(dims.get("H") or 0)
+        turn = int(orientation) if orientation and str(orientation).isdigit() else 1
+    except (TypeError, ValueError):
+        return 0
+    if turn in (5, 6, 7, 8):
+        width, height = height, width
+    if width <= 0 or height <= 0:
+        return 0
+    names = {r["name"].lower(): r["id"] for r in conn.execute(
+        "SELECT id, name FROM person WHERE owner_id = ? AND name != '' ORDER BY created_at", (owner_id,))}
+    faces: list[tuple[str, str, tuple[int, int, int, int]]] = []
+    created: dict[str, str] = {}  # new person id -> its first face
+    for region in regions:
+        if not isinstance(region, dict) or not str(region.get("Name") or "").strip():
+            continue
+        name = str(region["Name"])
+        area = region.get("Area") if isinstance(region.get("Area"), dict) else {}
+        try:
+            x, y, w, h = (float(area.get(k, 0)) for k in ("X", "Y", "W", "H"))
+        except (TypeError, ValueError):
+            continue
+        x, y, w, h = _orient_region(x, y, w, h, turn)
+        box = (int((x - w / 2) * width // 1), int((y - h / 2) * height // 1),
+               int((x + w / 2) * width // 1), int((y + h / 2) * height // 1))
+        face_id = ids.new_id()
+        person_id = names.get(name.lower())
+        if person_id is None:
+            person_id = names[name.lower()] = ids.new_id()
+            now = ids.now_iso()
+            conn.execute("INSERT INTO person (id, owner_id, name, face_asset_id, created_at, updated_at, update_id) "
+                         "VALUES (?, ?, ?, NULL, ?, ?, immich_uuid_v7())", (person_id, owner_id, name, now, now))
+            created[person_id] = face_id
+        faces.append((face_id, person_id, box))
+    conn.execute("DELETE FROM asset_face WHERE asset_id = ? AND source_type = 'exif'", (asset_id,))
+    for face_id, person_id, (x1, y1, x2, y2) in faces:
+        conn.execute("INSERT INTO asset_face (id, asset_id, person_id, image_width, image_height, bounding_box_x1, "
+                     "bounding_box_y1, bounding_box_x2, bounding_box_y2, source_type, update_id) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'exif', immich_uuid_v7())",
+                     (face_id, asset_id, person_id, int(width), int(height), x1, y1, x2, y2))
+    for person_id, face_id in created.items():
+        conn.execute("UPDATE person SET face_asset_id = ? WHERE id = ?", (face_id, person_id))
+        jobs.enqueue(conn, JobName.PERSON_GENERATE_THUMBNAIL, {"id": person_id})
+    return len(faces)

@@ -54,7 +54,9 @@ def extract_metadata(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     sidecar = repo.get_file(conn, a["id"], "sidecar")
     from immich_lite.services.system_config import get_config  # noqa: PLC0415
 
-    geocoding = bool(get_config(ctx).get("reverseGeocoding", {}).get("enabled", True))
+    config = get_config(ctx)
+    geocoding = bool(config.get("reverseGeocoding", {}).get("enabled", True))
+    import_faces = bool(config["metadata"]["faces"]["import"])
     try:
         md = extractor.extract(exiftool(ctx), path, sidecar_path=ctx.storage.absolute(sidecar["path"]) if sidecar else None,
                                file_created_at=ids.parse_iso(a["file_created_at"]),
@@ -106,6 +108,10 @@ def extract_metadata(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         repo.upsert_exif(wconn, a["id"], **exif)
         if md.tags:
             tag_repo.tag_asset_with_values(wconn, current["owner_id"], a["id"], md.tags)
+        if md.region_info and import_faces:  # upstream applyTaggedFaces (metadata.faces.import)
+            from immich_lite.services.faces import apply_tagged_faces  # noqa: PLC0415
+
+            apply_tagged_faces(wconn, a["id"], current["owner_id"], md.region_info, md.orientation)
         _link_live_photo(wconn, current, md.live_photo_cid)
         if motion is not None:
             _add_motion_video(ctx, wconn, current, motion)

@@ -301,6 +301,9 @@ def _crop(face: dict[str, Any], width: int, height: int) -> tuple[int, int, int,
     return left, top, min(half * 2, width - left), min(half * 2, height - top)
 
 
+PREVIEW_WAIT = 10.0  # seconds before a person thumbnail waiting for its asset's preview looks again
+
+
 @jobs.register(jobs.JobName.PERSON_GENERATE_THUMBNAIL, jobs.QueueName.THUMBNAIL_GENERATION)
 def generate_person_thumbnail(ctx: Ctx, data: dict[str, Any]) -> jobs.JobStatus:
     import pyvips  # noqa: PLC0415
@@ -317,6 +320,13 @@ def generate_person_thumbnail(ctx: Ctx, data: dict[str, Any]) -> jobs.JobStatus:
     preview = conn.execute("SELECT path FROM asset_file WHERE asset_id = ? AND type = 'preview' "
                            "ORDER BY is_edited ASC LIMIT 1", (face["asset_id"],)).fetchone()
     if preview is None:
+        made = conn.execute("SELECT thumbnail_generated_at FROM asset_job_status WHERE asset_id = ?",
+                            (face["asset_id"],)).fetchone()
+        if made is None or made["thumbnail_generated_at"] is None:
+            # a face from the file's metadata comes before the preview it is cut from: try again shortly
+            with ctx.db.write() as w_conn:
+                jobs.enqueue(w_conn, jobs.JobName.PERSON_GENERATE_THUMBNAIL, data, delay=PREVIEW_WAIT)
+            return jobs.JobStatus.SKIPPED
         return jobs.JobStatus.FAILED
     image = pyvips.Image.new_from_file(str(ctx.storage.absolute(preview["path"])))
     left, top, w, h = _crop(dict(face), image.width, image.height)
