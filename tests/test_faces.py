@@ -98,6 +98,15 @@ def test_lowering_min_faces_groups_everyone_and_merge_reassign_delete_keep_count
     assert groups == expected, groups
     by_file = {min(_assets_of(admin, p["id"])): p["id"] for p in people}
     kit, rose = by_file["kit-harington-1.jpg"], by_file["rose-leslie-1.jpg"]
+    # closestPersonId: people by how close their feature face is to Kit's, Kit first
+    near = [p["id"] for p in admin.get("/api/people", params={"closestPersonId": kit}).json()["people"]]
+    assert near[0] == kit and sorted(near) == sorted(p["id"] for p in people)
+    conn = app.state.ctx.db.reader()
+    kit_face = conn.execute("SELECT face_asset_id FROM person WHERE id = ?", (kit,)).fetchone()["face_asset_id"]
+    dist = {r["id"]: r["d"] for r in conn.execute(
+        "SELECT p.id, vec_distance_l2(s.embedding, (SELECT embedding FROM face_search WHERE face_id = ?)) AS d "
+        "FROM person p JOIN face_search s ON s.face_id = p.face_asset_id", (kit_face,))}
+    assert [dist[i] for i in near] == sorted(dist[i] for i in near)
     # merge Rose into Kit: 4 assets, Rose gone
     merged = admin.post(f"/api/people/{kit}/merge", json={"ids": [rose]}).json()
     assert merged == [{"id": rose, "success": True}]

@@ -40,15 +40,27 @@ def delete_many(conn: Any, person_ids: list[str]) -> list[Row]:
 
 
 def list_for_user(conn: Any, user_id: str, *, with_hidden: bool, minimum_faces: int, offset: int,
-                  limit: int) -> list[Row]:
+                  limit: int, closest_face_id: str | None = None) -> list[Row]:
+    """Upstream getAllForUser; with `closest_face_id`, people ordered by how close their feature face's embedding
+    is to that face's (face_search, sqlite-vec's vec_distance_l2) instead of by name and face count."""
+    if closest_face_id:
+        order = ("(d.distance IS NULL) ASC, d.distance ASC")
+        join = ("LEFT JOIN (SELECT s.face_id, vec_distance_l2(s.embedding, (SELECT embedding FROM face_search "
+                "WHERE face_id = ?)) AS distance FROM face_search s WHERE s.owner_id = ?) d "
+                "ON d.face_id = p.face_asset_id ")
+        args: tuple[Any, ...] = (closest_face_id, user_id, user_id, minimum_faces, limit, offset)
+    else:
+        order = ("(p.name = '') ASC, count(f.asset_id) DESC, CASE WHEN p.name = '' THEN 1 ELSE 0 END, p.name ASC, "
+                 "p.created_at ASC")
+        join = ""
+        args = (user_id, minimum_faces, limit, offset)
     sql = (f"SELECT p.*, count(f.asset_id) AS face_count FROM person p JOIN asset_face f ON f.person_id = p.id "
-           f"JOIN asset a ON a.id = f.asset_id AND {_TIMELINE_ASSET} "
+           f"JOIN asset a ON a.id = f.asset_id AND {_TIMELINE_ASSET} {join}"
            "WHERE p.owner_id = ? AND f.deleted_at IS NULL AND f.is_visible = 1"
            + ("" if with_hidden else " AND p.is_hidden = 0") +
            " GROUP BY p.id HAVING p.name != '' OR count(f.asset_id) >= ? "
-           "ORDER BY p.is_hidden ASC, p.is_favorite DESC, (p.name = '') ASC, count(f.asset_id) DESC, "
-           "CASE WHEN p.name = '' THEN 1 ELSE 0 END, p.name ASC, p.created_at ASC LIMIT ? OFFSET ?")
-    return [dict(r) for r in conn.execute(sql, (user_id, minimum_faces, limit, offset))]
+           f"ORDER BY p.is_hidden ASC, p.is_favorite DESC, {order} LIMIT ? OFFSET ?")
+    return [dict(r) for r in conn.execute(sql, args)]
 
 
 def count_for_user(conn: Any, user_id: str) -> tuple[int, int]:

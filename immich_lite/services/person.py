@@ -64,15 +64,16 @@ def _new_feature_photo(conn: Any, person_ids: list[str]) -> None:
 def get_all(ctx: Ctx, auth: AuthContext, q: dict[str, Any]) -> dict[str, Any]:
     conn = ctx.db.reader()
     page, size = q.get("page", 1), q.get("size", 500)
+    closest = q.get("closestAssetId")  # upstream: a face id, despite the name
     if q.get("closestPersonId"):
         p = repo.get(conn, q["closestPersonId"])
         if not p or not p["face_asset_id"]:
             raise NotFound("Person not found")
-    # no face embeddings here: closestAssetId/closestPersonId cannot rank by similarity, the default order applies
+        closest = p["face_asset_id"]
     prefs = preferences.resolve(user_repo.get_metadata(conn, auth.user_id, preferences.KEY))
     minimum = int(prefs["people"]["minimumFaces"])
     rows = repo.list_for_user(conn, auth.user_id, with_hidden=bool(q.get("withHidden")), minimum_faces=minimum,
-                              offset=(page - 1) * size, limit=size + 1)
+                              offset=(page - 1) * size, limit=size + 1, closest_face_id=closest)
     total, hidden = repo.count_for_user(conn, auth.user_id)
     return {"people": [map_person(p) for p in rows[:size]], "hasNextPage": len(rows) > size,
             "total": total, "hidden": hidden}
