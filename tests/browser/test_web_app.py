@@ -506,3 +506,32 @@ def test_search_bar_filters_explore_places_and_large_files(watched: tuple[Any, W
     decoded_thumbnails(page, 1)
     page.goto("/utilities/large-files")
     decoded_thumbnails(page, 3)
+
+
+def test_people_found_by_the_server(watched: tuple[Any, Watch], server: LiveServer) -> None:
+    """Three photos of one face (upstream's minFaces default): the server detects and groups them, and the web's
+    People page, the person's page and the viewer's people panel show it."""
+    page, _ = watched
+    faces = CORPUS / "faces"
+    ids = []
+    for name in ("obama-1.jpg", "obama-2.jpg", "obama-3.jpg"):
+        ctype, body = multipart((faces / name).read_bytes(), name)
+        with server.client() as c:
+            r = c.post("/api/assets", content=body, headers={"Content-Type": ctype,
+                                                               "Authorization": f"Bearer {State.admin_token}"})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    wait_for_jobs(server)
+    people = api(server, "GET", "/api/people")["people"]
+    assert len(people) == 1, people
+    person = people[0]["id"]
+    page.goto("/people")
+    page.wait_for_function(
+        """id => [...document.querySelectorAll(`img[src*='/api/people/${id}/thumbnail']`)]
+                 .some(i => i.complete && i.naturalWidth > 0)""", arg=person, timeout=TIMEOUT)
+    page.locator(f"a[href*='/people/{person}']").first.click()
+    page.wait_for_url(re.compile(f"/people/{person}"))
+    assert len(decoded_thumbnails(page, 3)) >= 3
+    page.goto(f"/photos/{ids[0]}")
+    page.keyboard.press("i")
+    page.locator("#detail-panel").locator(f"img[src*='/api/people/{person}/thumbnail']").first.wait_for()
