@@ -138,6 +138,19 @@ def test_refresh_faces_for_one_asset_keeps_its_faces(library: Any) -> None:
     jobs.drain(app.state.ctx, timeout=120)
     after = {f["id"] for f in admin.get("/api/faces", params={"id": ids["obama-2.jpg"]}).json()}
     assert after == before  # the same face found again (IoU > 0.5): kept, its embedding refreshed
+    # the models are freed after idle (the scheduler calls this with 300 s) and load again on the next face job
+    import time  # noqa: PLC0415
+
+    from immich_lite.services import faces  # noqa: PLC0415
+
+    engine = app.state.ctx.extra["face_engine"]
+    assert engine.loaded
+    time.sleep(0.05)
+    assert faces.unload_if_idle(app.state.ctx, 0.01) and not engine.loaded
+    assert not faces.unload_if_idle(app.state.ctx, 0.01)  # nothing left to free
+    admin.post("/api/assets/jobs", json={"assetIds": [ids["obama-3.jpg"]], "name": "refresh-faces"})
+    jobs.drain(app.state.ctx, timeout=120)
+    assert engine.loaded and len(admin.get("/api/faces", params={"id": ids["obama-3.jpg"]}).json()) == 1
 
 
 def test_faces_off_means_no_detection(tmp_path: Path) -> None:
