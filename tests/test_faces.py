@@ -163,6 +163,17 @@ def test_faces_off_means_no_detection(tmp_path: Path) -> None:
         assert admin.get("/api/faces", params={"id": asset}).json() == []
         assert admin.get("/api/server/features").json()["facialRecognition"] is False
         assert "face_engine" not in app.state.ctx.extra or not app.state.ctx.extra["face_engine"].loaded
+        # switched on later: the "missing" queue-all finds the photos never looked at, "all" starts over
+        config["machineLearning"]["facialRecognition"]["enabled"] = True
+        assert admin.put("/api/system-config", json=config).status_code == 200
+        assert admin.put("/api/jobs/faceDetection", json={"command": "start", "force": False}).status_code == 200
+        jobs.drain(app.state.ctx, timeout=120)
+        first = admin.get("/api/faces", params={"id": asset}).json()
+        assert len(first) == 1
+        assert admin.put("/api/jobs/faceDetection", json={"command": "start", "force": True}).status_code == 200
+        jobs.drain(app.state.ctx, timeout=120)
+        again = admin.get("/api/faces", params={"id": asset}).json()
+        assert len(again) == 1 and again[0]["id"] != first[0]["id"]  # "all" deleted and detected anew
 
 
 XMP_REGIONS = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
