@@ -222,3 +222,11 @@ def test_xmp_face_regions_import_as_people(tmp_path: Path) -> None:
         admin.post("/api/assets/jobs", json={"assetIds": [first], "name": "refresh-metadata"})
         jobs.drain(app.state.ctx, timeout=120)
         assert len(admin.get("/api/faces", params={"id": first}).json()) == 1
+
+
+def test_closest_to_a_face_without_an_embedding_keeps_the_usual_order(library: Any) -> None:
+    _, admin, ids = library
+    usual = [p["id"] for p in admin.get("/api/people").json()["people"]]
+    for face_id in ("00000000-0000-4000-8000-000000000000", ids["obama-1.jpg"]):  # unknown, not a face id
+        r = admin.get("/api/people", params={"closestAssetId": face_id})
+        assert r.status_code == 200 and [p["id"] for p in r.json()["people"]] == usual

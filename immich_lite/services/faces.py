@@ -23,6 +23,7 @@ from immich_lite.services.system_config import get_config
 log = logging.getLogger("immich_lite.faces")
 
 SOURCE_ML = "machine-learning"
+MAX_K = 4096  # sqlite-vec's largest k for one KNN query
 REQUEUE_DELAY = 5.0  # seconds before a queue-all waiting on thumbnails / detection looks again
 _engine_lock = threading.Lock()
 
@@ -240,8 +241,18 @@ def search_faces(conn: Any, owner_id: str, embedding: bytes, *, limit: float, co
     not deleted, whose person (if any) was born by `min_birth_date`; each with its person_id and distance."""
     k = max(count * 4, count + 16)  # room for the faces the filters below drop
     person_filter = " AND has_person = 1" if has_person else ""
-    near = conn.execute(f"SELECT face_id, distance FROM face_search WHERE embedding MATCH ? AND k = ? "
-                        f"AND owner_id = ?{person_filter}", (embedding, k, owner_id)).fetchall()
+    while True:
+        near = conn.execute(f"SELECT face_id, distance FROM face_search WHERE embedding MATCH ? AND k = ? "
+                            f"AND owner_id = ?{person_filter}", (embedding, k, owner_id)).fetchall()
+        out = _filter_faces(conn, near, limit, count, min_birth_date)
+        # enough found, or every face within the limit seen (trashed or hidden faces dropped): done; else look wider
+        if len(out) >= count or len(near) < k or near[-1]["distance"] > limit or k >= MAX_K:
+            return out
+        k = min(k * 4, MAX_K)
+
+
+def _filter_faces(conn: Any, near: list[Any], limit: float, count: int,
+                  min_birth_date: str | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for row in near:
         if row["distance"] > limit:
@@ -281,25 +292,35 @@ def recognize_face(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         return JobStatus.SKIPPED
     min_faces = int(settings["minFaces"])
     limit = max_distance(settings["maxDistance"])
-    # the decision reads and writes under the writer lock: two recognitions never both found a person for
-    # the same face pair (the queue runs one at a time, but a test's drain or a restart may overlap it)
+    # the vector searches run on this thread's reader (they scan the owner's faces: never under the writer lock);
+    # the write re-checks what they saw, so a recognition running beside this one cannot found a second person
+    matches = search_faces(conn, face["owner_id"], face["embedding"], limit=limit, count=min_faces,
+                           has_person=False, min_birth_date=face["file_created_at"])
+    if min_faces > 1 and len(matches) <= 1:
+        return JobStatus.SKIPPED  # only itself
+    core = len(matches) >= min_faces and face["visibility"] == "timeline"
+    if not core and not data.get("deferred"):
+        with ctx.db.write() as w:
+            jobs.enqueue(w, JobName.FACIAL_RECOGNITION, {"id": face["id"], "deferred": True})
+        return JobStatus.SKIPPED
+    person_id = next((m["person_id"] for m in matches if m["person_id"]), None)
+    if person_id is None:
+        nearest = search_faces(conn, face["owner_id"], face["embedding"], limit=limit, count=1, has_person=True,
+                               min_birth_date=face["file_created_at"])
+        person_id = nearest[0]["person_id"] if nearest else None
     with ctx.db.write() as w:
         current = w.execute("SELECT person_id FROM asset_face WHERE id = ?", (face["id"],)).fetchone()
         if current is None or current["person_id"]:
             return JobStatus.SKIPPED  # deleted or assigned meanwhile
-        matches = search_faces(w, face["owner_id"], face["embedding"], limit=limit, count=min_faces,
-                               has_person=False, min_birth_date=face["file_created_at"])
-        if min_faces > 1 and len(matches) <= 1:
-            return JobStatus.SKIPPED  # only itself
-        core = len(matches) >= min_faces and face["visibility"] == "timeline"
-        if not core and not data.get("deferred"):
-            jobs.enqueue(w, JobName.FACIAL_RECOGNITION, {"id": face["id"], "deferred": True})
-            return JobStatus.SKIPPED
-        person_id = next((m["person_id"] for m in matches if m["person_id"]), None)
-        if person_id is None:
-            nearest = search_faces(w, face["owner_id"], face["embedding"], limit=limit, count=1, has_person=True,
-                                   min_birth_date=face["file_created_at"])
-            person_id = nearest[0]["person_id"] if nearest else None
+        others = [m["id"] for m in matches if m["id"] != face["id"]]
+        if others:  # a match may have got a person since the search: join it rather than found another
+            marks = ",".join("?" * len(others))
+            now_with = w.execute(f"SELECT person_id FROM asset_face WHERE id IN ({marks}) AND person_id IS NOT NULL "
+                                 "LIMIT 1", others).fetchone()
+            if now_with is not None:
+                person_id = now_with["person_id"]
+        if person_id is not None and w.execute("SELECT 1 FROM person WHERE id = ?", (person_id,)).fetchone() is None:
+            person_id = None  # deleted meanwhile
         if core and person_id is None:
             person_id = ids.new_id()
             now = ids.now_iso()
