@@ -23,7 +23,6 @@ from immich_lite.services.system_config import get_config
 log = logging.getLogger("immich_lite.faces")
 
 SOURCE_ML = "machine-learning"
-MAX_K = 4096  # sqlite-vec's largest k for one KNN query
 REQUEUE_DELAY = 5.0  # seconds before a queue-all waiting on thumbnails / detection looks again
 _engine_lock = threading.Lock()
 
@@ -129,6 +128,8 @@ def detect_faces(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
                       (f["id"], asset["id"], width, height, f["x1"], f["y1"], f["x2"], f["y2"], SOURCE_ML))
         for face_id in ml_ids:  # faces no longer found (a higher minScore, an edited preview)
             w.execute("DELETE FROM asset_face WHERE id = ?", (face_id,))
+        if embeddings:
+            w.execute("UPDATE face_search_version SET version = version + 1 WHERE id = 1")
         for face_id, blob in embeddings:
             w.execute("DELETE FROM face_search WHERE face_id = ?", (face_id,))
             w.execute("INSERT INTO face_search (face_id, owner_id, has_person, embedding) VALUES (?, ?, "
@@ -235,38 +236,69 @@ def _last_run(value: str) -> float:
         return 0.0
 
 
-def search_faces(conn: Any, owner_id: str, embedding: bytes, *, limit: float, count: int, has_person: bool,
+_vectors_lock = threading.Lock()
+# (db, owner) -> (version, ids, matrix, |row|², {face id: row})
+_vectors: dict[tuple[str, str], tuple[int, list[str], Any, Any, dict[str, int]]] = {}
+
+
+def _owner_vectors(conn: Any, owner_id: str) -> tuple[list[str], Any, Any, dict[str, int]]:
+    """The owner's face ids and embeddings as one float32 matrix, read from face_search and kept until any face
+    embedding is added or removed (face_search_version, migration 0008; a person being assigned does not). A
+    clustering pass over 10,000 faces then reads them once instead of scanning vec0 per face."""
+    import numpy as np  # noqa: PLC0415
+
+    version = int(conn.execute("SELECT version FROM face_search_version WHERE id = 1").fetchone()["version"])
+    key = (conn.db_filename("main"), owner_id)
+    with _vectors_lock:
+        hit = _vectors.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1], hit[2], hit[3], hit[4]
+    rows = conn.execute("SELECT face_id, embedding FROM face_search WHERE owner_id = ?", (owner_id,)).fetchall()
+    ids_ = [r["face_id"] for r in rows]
+    matrix = (np.frombuffer(b"".join(r["embedding"] for r in rows), dtype="<f4").reshape(len(rows), -1)
+              if rows else np.zeros((0, 128), dtype="<f4"))
+    norms = np.einsum("ij,ij->i", matrix, matrix)
+    index = {face_id: row for row, face_id in enumerate(ids_)}
+    with _vectors_lock:
+        _vectors[key] = (version, ids_, matrix, norms, index)
+    return ids_, matrix, norms, index
+
+
+def search_faces(conn: Any, owner_id: str, embedding: Any, *, limit: float, count: int, has_person: bool,
                  min_birth_date: str | None) -> list[dict[str, Any]]:
     """Upstream searchRepository.searchFaces: the `count` nearest faces of the owner within `limit`, visible and
-    not deleted, whose person (if any) was born by `min_birth_date`; each with its person_id and distance."""
-    k = max(count * 4, count + 16)  # room for the faces the filters below drop
-    person_filter = " AND has_person = 1" if has_person else ""
-    while True:
-        near = conn.execute(f"SELECT face_id, distance FROM face_search WHERE embedding MATCH ? AND k = ? "
-                            f"AND owner_id = ?{person_filter}", (embedding, k, owner_id)).fetchall()
-        out = _filter_faces(conn, near, limit, count, min_birth_date)
-        # enough found, or every face within the limit seen (trashed or hidden faces dropped): done; else look wider
-        if len(out) >= count or len(near) < k or near[-1]["distance"] > limit or k >= MAX_K:
-            return out
-        k = min(k * 4, MAX_K)
+    not deleted, whose person (if any) was born by `min_birth_date`; each with its person_id and distance.
+    Exact (brute force over the owner's embeddings, numpy), where upstream's HNSW index is approximate."""
+    import numpy as np  # noqa: PLC0415
 
-
-def _filter_faces(conn: Any, near: list[Any], limit: float, count: int,
-                  min_birth_date: str | None) -> list[dict[str, Any]]:
+    ids_, matrix, norms, _ = _owner_vectors(conn, owner_id)
+    if not ids_:
+        return []
+    e = np.frombuffer(embedding, dtype="<f4") if isinstance(embedding, (bytes, bytearray)) else embedding
+    # |m - e|² = |m|² - 2 m·e + |e|²: one matrix-vector product, no n x 128 temporary
+    distances = np.sqrt(np.maximum(norms - 2 * (matrix @ e) + float(e @ e), 0.0))
+    within = np.flatnonzero(distances <= limit)
+    order = within[np.argsort(distances[within], kind="stable")]
     out: list[dict[str, Any]] = []
-    for row in near:
-        if row["distance"] > limit:
-            break
-        face = conn.execute("""SELECT f.id, f.person_id, p.birth_date FROM asset_face f
-                               JOIN asset a ON a.id = f.asset_id AND a.deleted_at IS NULL
-                               LEFT JOIN person p ON p.id = f.person_id
-                               WHERE f.id = ? AND f.deleted_at IS NULL AND f.is_visible = 1""",
-                            (row["face_id"],)).fetchone()
-        if face is None or (min_birth_date and face["birth_date"] and face["birth_date"] > min_birth_date[:10]):
-            continue
-        out.append({"id": face["id"], "person_id": face["person_id"], "distance": row["distance"]})
-        if len(out) == count:
-            break
+    start, size = 0, count + 4  # nearest first: a small batch of candidates per query, then wider ones
+    while start < len(order):
+        batch = [(ids_[i], float(distances[i])) for i in order[start:start + size]]
+        start, size = start + size, 64
+        marks = ",".join("?" * len(batch))
+        found = {r["id"]: r for r in conn.execute(
+            f"""SELECT f.id, f.person_id, p.birth_date FROM asset_face f
+                JOIN asset a ON a.id = f.asset_id AND a.deleted_at IS NULL
+                LEFT JOIN person p ON p.id = f.person_id
+                WHERE f.id IN ({marks}) AND f.deleted_at IS NULL AND f.is_visible = 1""", [b[0] for b in batch])}
+        for face_id, distance in batch:
+            face = found.get(face_id)
+            if face is None or (has_person and not face["person_id"]):
+                continue
+            if min_birth_date and face["birth_date"] and face["birth_date"] > min_birth_date[:10]:
+                continue
+            out.append({"id": face_id, "person_id": face["person_id"], "distance": distance})
+            if len(out) == count:
+                return out
     return out
 
 
@@ -277,17 +309,17 @@ def recognize_face(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         return JobStatus.SKIPPED
     settings = config["machineLearning"]["facialRecognition"]
     conn = ctx.db.reader()
-    face = conn.execute("""SELECT f.id, f.person_id, f.source_type, a.owner_id, a.visibility, a.file_created_at,
-                                  s.embedding
-                           FROM asset_face f JOIN asset a ON a.id = f.asset_id
-                           LEFT JOIN face_search s ON s.face_id = f.id
-                           WHERE f.id = ? AND f.deleted_at IS NULL""", (data["id"],)).fetchone()
-    if face is None:
+    row = conn.execute("""SELECT f.id, f.person_id, f.source_type, a.owner_id, a.visibility, a.file_created_at
+                          FROM asset_face f JOIN asset a ON a.id = f.asset_id
+                          WHERE f.id = ? AND f.deleted_at IS NULL""", (data["id"],)).fetchone()
+    if row is None:
         return JobStatus.FAILED
-    if face["source_type"] != SOURCE_ML:
+    if row["source_type"] != SOURCE_ML:
         return JobStatus.SKIPPED
-    if face["embedding"] is None:
-        return JobStatus.FAILED
+    _, matrix, _, index = _owner_vectors(conn, row["owner_id"])
+    if row["id"] not in index:
+        return JobStatus.FAILED  # no embedding
+    face = {**dict(row), "embedding": matrix[index[row["id"]]]}
     if face["person_id"]:
         return JobStatus.SKIPPED
     min_faces = int(settings["minFaces"])
