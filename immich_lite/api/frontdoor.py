@@ -75,12 +75,7 @@ def make_front_page(ctx: Ctx):  # type: ignore[no-untyped-def]
         if request.url.path.startswith("/api"):
             raise NotFound(f"Cannot {request.method} {path}")
         index = await web.current()
-        if index.index_html is not None:  # the web app: its file, else the SPA page (upstream sirv + ssr)
-            entry = index.files.get(request.url.path)
-            if entry is not None:
-                response = await webapp.serve_file(request, entry)
-                if response is not None:
-                    return response
+        if index.index_html is not None:  # the web app: what WebAppFront left (its files are served there)
             if request.url.path.startswith(webapp.EXCLUDED):
                 raise NotFound(f"Cannot {request.method} {path}")
             if not webapp.accepts_html(request):

@@ -17,16 +17,14 @@ import email.utils
 import mimetypes
 import os
 import re
-import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from immich_lite.errors import ImmichError
@@ -70,7 +68,6 @@ class _Index:
     files: dict[str, _File] = field(default_factory=dict)
     index_html: str | None = None
     index_html_bytes: bytes = b""
-    version: str | None = None
 
 
 def _content_type(name: str) -> str:
@@ -115,12 +112,6 @@ def _scan(root: Path) -> _Index:
         index.index_html_bytes = index.index_html.encode("utf-8")
     except (OSError, UnicodeDecodeError):
         index.index_html = None
-    try:
-        import json  # noqa: PLC0415
-
-        index.version = str(json.loads((root / "_app" / "version.json").read_text())["version"])
-    except (OSError, ValueError, KeyError, TypeError):
-        index.version = None
     return index
 
 
@@ -131,15 +122,6 @@ class WebRoot:
         self.root = root
         self._index = _scan(root) if root is not None else _Index()
         self._checked = time.monotonic()
-        self._lock = threading.Lock()
-
-    @property
-    def available(self) -> bool:
-        return self._index.index_html is not None
-
-    @property
-    def version(self) -> str | None:
-        return self._index.version
 
     async def current(self) -> _Index:
         """The index, read again if the directory was replaced or appeared (checked every RECHECK s)."""
@@ -159,55 +141,9 @@ class WebRoot:
         return html.replace("<!-- metadata:tags -->", tags_html, 1) if tags_html else html
 
 
-def _encoding(request: Request, entry: _File) -> tuple[str | None, str, int]:
-    if entry.variants:
-        accept = request.headers.get("accept-encoding", "")
-        for enc, _, pattern in _ENCODINGS:
-            if enc in entry.variants and pattern.search(accept):
-                path, size = entry.variants[enc]
-                return enc, path, size
-    return None, entry.path, entry.size
-
-
 def _read(path: str) -> bytes:
     with open(path, "rb") as fh:
         return fh.read(SMALL + 1)
-
-
-async def _chunks(path: str) -> AsyncIterator[bytes]:
-    fh = await run_in_threadpool(open, path, "rb")
-    try:
-        while chunk := await run_in_threadpool(fh.read, CHUNK):
-            yield chunk
-    finally:
-        await run_in_threadpool(fh.close)
-
-
-async def serve_file(request: Request, entry: _File) -> Response | None:
-    """sirv: the file, precompressed when accepted, 304 when the ETag matches. None if it vanished meanwhile."""
-    encoding, path, size = _encoding(request, entry)
-    headers = {"Content-Type": entry.content_type, "Last-Modified": entry.last_modified, "ETag": entry.etag,
-               "Cache-Control": IMMUTABLE if entry.immutable else "no-cache"}
-    if entry.variants:
-        headers["Vary"] = "Accept-Encoding"
-    if encoding:
-        headers["Content-Encoding"] = encoding
-    if entry.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
-        return Response(status_code=304, headers={k: v for k, v in headers.items()
-                                                  if k not in ("Content-Type", "Content-Encoding")})
-    headers["Content-Length"] = str(size)
-    if request.method == "HEAD":
-        return Response(status_code=200, headers=headers)
-    if size <= SMALL:
-        try:
-            body = await run_in_threadpool(_read, path)
-        except OSError:
-            return None
-        headers["Content-Length"] = str(len(body))
-        return Response(body, status_code=200, headers=headers)
-    if not os.path.isfile(path):
-        return None
-    return StreamingResponse(_chunks(path), status_code=200, headers=headers)
 
 
 def accepts_html(request: Request) -> bool:
@@ -251,8 +187,7 @@ def not_acceptable(request: Request) -> NotAcceptable:
 # in turn before the catch-all), Request/Response objects and a worker-thread read per file cost ~1 ms of CPU
 # each; this ASGI layer, in front of everything, answers a web-root file or the SPA page straight from the file
 # list with headers built once, and keeps small bodies in a bounded in-memory cache (bench/web.py measures it
-# against a bare app on the same HTTP stack). Anything else (the API, share pages, 304s are handled here too,
-# errors, HEAD) is either answered here exactly as serve_file/html_response would, or passed on unchanged.
+# against a bare app on the same HTTP stack). The API, share pages and the rest go on to the router unchanged.
 
 _ROUTED_PREFIXES = ("/api", "/share/", "/s/")
 _ROUTED_EXACT = frozenset({"/.well-known/immich", "/custom.css"})
@@ -288,7 +223,9 @@ def _header(scope: Scope, name: bytes) -> bytes:
 
 
 class WebAppFront:
-    """ASGI middleware: the web app's files and SPA page without the router (see the comment above)."""
+    """ASGI middleware: the web app's files and SPA page without the router (see the comment above). The one place
+    files of the web root are served; the router's catch-all (frontdoor) only answers what is left: a file that
+    vanished meanwhile, excluded paths, clients that take no HTML."""
 
     def __init__(self, app: ASGIApp, web: WebRoot) -> None:
         self.app = app
@@ -296,7 +233,7 @@ class WebAppFront:
         self.cache = _BodyCache(CACHE_BUDGET)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["method"] != "GET" or self.web.root is None
+        if (scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or self.web.root is None
                 or scope["path"].startswith(_ROUTED_PREFIXES) or scope["path"] in _ROUTED_EXACT):
             await self.app(scope, receive, send)
             return
@@ -313,11 +250,12 @@ class WebAppFront:
             await send({"type": "http.response.start", "status": 200, "headers": [
                 (b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store"),
                 (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
             return
         await self.app(scope, receive, send)
 
     async def _file(self, scope: Scope, send: Send, entry: _File) -> bool:
+        """sirv: the file, precompressed when accepted, 304 when the ETag matches. False if it vanished."""
         encoding, path, size = None, entry.path, entry.size
         if entry.variants:
             accept = _header(scope, b"accept-encoding").decode("latin-1")
@@ -339,8 +277,13 @@ class WebAppFront:
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return True
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*headers, (b"content-length", str(size).encode())]})
+            await send({"type": "http.response.body", "body": b""})
+            return True
         if size > SMALL:
-            return False  # streamed by serve_file through the app
+            return await self._stream(send, path, size, headers)
         key = (path, entry.mtime)
         body = self.cache.get(key)
         if body is None:
@@ -354,11 +297,23 @@ class WebAppFront:
         await send({"type": "http.response.body", "body": body})
         return True
 
+    @staticmethod
+    async def _stream(send: Send, path: str, size: int, headers: list[tuple[bytes, bytes]]) -> bool:
+        """A file above SMALL, CHUNK bytes per worker-thread read."""
+        try:
+            fh = await run_in_threadpool(open, path, "rb")
+        except OSError:
+            return False
+        try:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*headers, (b"content-length", str(size).encode())]})
+            while chunk := await run_in_threadpool(fh.read, CHUNK):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await run_in_threadpool(fh.close)
+        return True
+
 
 def _accepts_html(accept: bytes) -> bool:
-    if not accept:
-        return True
-    text = accept.decode("latin-1")
-    if "q=" not in text:  # the common case, decided without parsing
-        return any(m.strip().split(";")[0].strip().lower() in ("*/*", "text/*", "text/html") for m in text.split(","))
-    return accepts_html_value(text)
+    return not accept or accepts_html_value(accept.decode("latin-1"))

@@ -84,14 +84,14 @@ def _to_colorspace(image: pyvips.Image, colorspace: str) -> pyvips.Image:
 
 
 def _decode_file(path: str, size: int | None, colorspace: str, max_pixels: int,
-                 orientation: int | None = None) -> tuple[pyvips.Image, tuple[int, int]]:
+                 orientation: int | None = None, *, kind: str | None) -> tuple[pyvips.Image, tuple[int, int]]:
     """One decode with shrink-on-load; EXIF orientation applied; ICC converted to the target space.
 
     JPEG, PNG, WebP and GIF decode leniently (sharp's failOn 'none'): what precedes damage is the picture, so a
     damaged tail still gives a thumbnail. TIFF-based files (TIFF, DNG and the RAWs libvips reads) stay strict:
     their strips are not in picture order, and a pruned file would give a black or garbage thumbnail.
     """
-    fail_on = "none" if mime.sniff(path) in _LENIENT else "error"
+    fail_on = "none" if kind in _LENIENT else "error"  # kind: mime.sniff of `path`, known to the caller
     header = _open_header(path, max_pixels)
     oriented = header.get("orientation") if header.get_typeof("orientation") else 1
     if orientation and orientation > 1 and oriented in (0, 1):
@@ -282,7 +282,7 @@ def _decode(src: str, asset_type: str, size: int | None, colorspace: str, max_pi
     if asset_type == "VIDEO":
         from immich_lite.media import video  # local import: ffmpeg is only needed for videos
         frame = video.poster_frame(src, work / "frame.jpg")
-        return _decode_file(os.fspath(frame), size, colorspace, max_pixels)
+        return _decode_file(os.fspath(frame), size, colorspace, max_pixels, kind="jpeg")  # ffmpeg's JPEG
     kind = mime.sniff(src)  # the decoder follows the bytes, not the name (a HEIC saved as .jpg)
     if kind == "jxl":
         return _decode_jxl(src, size, colorspace, max_pixels)
@@ -294,17 +294,18 @@ def _decode(src: str, asset_type: str, size: int | None, colorspace: str, max_pi
             return _decode_heif(src, size, colorspace, max_pixels)
         except MediaError as heif_error:
             try:  # some .heic files are really AV1 or JPEG inside; libvips reads those
-                return _decode_file(src, size, colorspace, max_pixels)
+                return _decode_file(src, size, colorspace, max_pixels, kind=kind)
             except MediaError:
                 raise heif_error from None
     if mime.is_raw(src) and exiftool is not None and kind in (None, "tiff"):  # not a JPEG named .nef
         preview = exiftool.extract_preview(src, work / "embedded.jpg")
         if preview is not None:
             try:
-                return _decode_file(os.fspath(preview), size, colorspace, max_pixels, orientation)
+                return _decode_file(os.fspath(preview), size, colorspace, max_pixels, orientation,
+                                    kind=mime.sniff(preview))
             except MediaError:
                 pass  # a broken preview: try the RAW itself (DNG is TIFF)
-    return _decode_file(src, size, colorspace, max_pixels)
+    return _decode_file(src, size, colorspace, max_pixels, kind=kind)
 
 
 def _isobmff_truncated(path: str) -> bool:

@@ -18,11 +18,14 @@ from typing import Any
 from immich_lite import ids, jobs
 from immich_lite.ctx import Ctx
 from immich_lite.jobs import JobName, JobStatus, QueueName
+from immich_lite.repos import person as person_repo
+from immich_lite.repos import system_metadata
 from immich_lite.services.system_config import get_config
 
 log = logging.getLogger("immich_lite.faces")
 
 SOURCE_ML = "machine-learning"
+STATE_KEY = "facial-recognition-state"  # upstream SystemMetadataKey.FacialRecognitionState
 REQUEUE_DELAY = 5.0  # seconds before a queue-all waiting on thumbnails / detection looks again
 _engine_lock = threading.Lock()
 
@@ -54,22 +57,6 @@ def unload_if_idle(ctx: Ctx, ttl: float) -> bool:
     found.unload()
     log.info("face models unloaded after %.0f s idle", ttl)
     return True
-
-
-def _blob(embedding: Any) -> bytes:
-    import numpy as np  # noqa: PLC0415
-
-    if isinstance(embedding, (bytes, bytearray, memoryview)):
-        return bytes(embedding)
-    return np.asarray(embedding, dtype=np.float32).tobytes()
-
-
-def max_distance(config_value: float) -> float:
-    """Upstream's `maxDistance` (cosine distance on its CLIP-family face model, default 0.5) in the engine's
-    space: the engine's calibrated same-person limit scaled by the setting relative to upstream's default."""
-    from immich_lite.ml.faces import SAME_PERSON_DISTANCE  # noqa: PLC0415
-
-    return SAME_PERSON_DISTANCE * float(config_value) / 0.5
 
 
 # -- detection -------------------------------------------------------------------------------------------------
@@ -113,28 +100,26 @@ def detect_faces(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         match = next((f for f in existing if _iou(f, box) > 0.5), None)
         if match is not None and match["id"] in ml_ids:
             ml_ids.discard(match["id"])
-            embeddings.append((match["id"], _blob(face.embedding)))
+            embeddings.append((match["id"], face.embedding))
         elif match is None:
             face_id = ids.new_id()
             added.append({"id": face_id, "x1": face.x1, "y1": face.y1, "x2": face.x2, "y2": face.y2})
-            embeddings.append((face_id, _blob(face.embedding)))
+            embeddings.append((face_id, face.embedding))
     with ctx.db.write() as w:
         if w.execute("SELECT 1 FROM asset WHERE id = ?", (asset["id"],)).fetchone() is None:
             return JobStatus.SKIPPED  # deleted meanwhile
         for f in added:
-            w.execute("INSERT INTO asset_face (id, asset_id, image_width, image_height, bounding_box_x1, "
-                      "bounding_box_y1, bounding_box_x2, bounding_box_y2, source_type, update_id) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, immich_uuid_v7())",
-                      (f["id"], asset["id"], width, height, f["x1"], f["y1"], f["x2"], f["y2"], SOURCE_ML))
+            person_repo.insert_face(w, id=f["id"], asset_id=asset["id"], image_width=width, image_height=height,
+                                    bounding_box_x1=f["x1"], bounding_box_y1=f["y1"], bounding_box_x2=f["x2"],
+                                    bounding_box_y2=f["y2"], source_type=SOURCE_ML)
         for face_id in ml_ids:  # faces no longer found (a higher minScore, an edited preview)
             w.execute("DELETE FROM asset_face WHERE id = ?", (face_id,))
         if embeddings:
             w.execute("UPDATE face_search_version SET version = version + 1 WHERE id = 1")
         for face_id, blob in embeddings:
             w.execute("DELETE FROM face_search WHERE face_id = ?", (face_id,))
-            w.execute("INSERT INTO face_search (face_id, owner_id, has_person, embedding) VALUES (?, ?, "
-                      "(SELECT person_id IS NOT NULL FROM asset_face WHERE id = ?), ?)",
-                      (face_id, asset["owner_id"], face_id, blob))
+            w.execute("INSERT INTO face_search (face_id, owner_id, embedding) VALUES (?, ?, ?)",
+                      (face_id, asset["owner_id"], blob))
         if added:
             jobs.enqueue(w, JobName.FACIAL_RECOGNITION_QUEUE_ALL, {"force": False},
                          dedupe_key="facial-recognition-queue-all")
@@ -194,9 +179,9 @@ def queue_recognize_faces(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         return JobStatus.SKIPPED
     force = bool(data.get("force"))
     if data.get("nightly"):
-        state = conn.execute("SELECT value FROM system_metadata WHERE key = 'facial-recognition-state'").fetchone()
+        state = system_metadata.get(conn, STATE_KEY)
         latest = conn.execute("SELECT max(update_id) AS u FROM asset_face").fetchone()["u"]
-        if state and latest and _last_run(state["value"]) * 1000 > ids.uuid7_ms(latest):
+        if _last_run(state) and latest and _last_run(state) * 1000 > ids.uuid7_ms(latest):
             return JobStatus.SKIPPED
     waiting = conn.execute("SELECT 1 FROM job WHERE name = ? AND status = 'waiting' LIMIT 1",
                            (JobName.FACIAL_RECOGNITION,)).fetchone()
@@ -218,20 +203,14 @@ def queue_recognize_faces(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         with ctx.db.write() as w:
             for face_id in faces[i:i + 1000]:
                 jobs.enqueue(w, JobName.FACIAL_RECOGNITION, {"id": face_id, "deferred": False})
-    import orjson  # noqa: PLC0415
-
     with ctx.db.write() as w:
-        w.execute("INSERT INTO system_metadata (key, value) VALUES ('facial-recognition-state', ?) "
-                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                  (orjson.dumps({"lastRun": last_run}).decode(),))
+        system_metadata.set(w, STATE_KEY, {"lastRun": last_run})
     return JobStatus.SUCCESS
 
 
-def _last_run(value: str) -> float:
-    import orjson  # noqa: PLC0415
-
+def _last_run(state: Any) -> float:
     try:
-        return ids.parse_iso(orjson.loads(value)["lastRun"]).timestamp()
+        return ids.parse_iso(state["lastRun"]).timestamp()
     except (ValueError, KeyError, TypeError):
         return 0.0
 
@@ -323,7 +302,9 @@ def recognize_face(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     if face["person_id"]:
         return JobStatus.SKIPPED
     min_faces = int(settings["minFaces"])
-    limit = max_distance(settings["maxDistance"])
+    from immich_lite.ml.faces import match_threshold  # noqa: PLC0415
+
+    limit = match_threshold(float(settings["maxDistance"]))
     # the vector searches run on this thread's reader (they scan the owner's faces: never under the writer lock);
     # the write re-checks what they saw, so a recognition running beside this one cannot found a second person
     matches = search_faces(conn, face["owner_id"], face["embedding"], limit=limit, count=min_faces,
@@ -354,15 +335,11 @@ def recognize_face(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         if person_id is not None and w.execute("SELECT 1 FROM person WHERE id = ?", (person_id,)).fetchone() is None:
             person_id = None  # deleted meanwhile
         if core and person_id is None:
-            person_id = ids.new_id()
-            now = ids.now_iso()
-            w.execute("INSERT INTO person (id, owner_id, face_asset_id, created_at, updated_at, update_id) "
-                      "VALUES (?, ?, ?, ?, ?, immich_uuid_v7())", (person_id, face["owner_id"], face["id"], now, now))
+            person_id = person_repo.insert(w, face["owner_id"], face_asset_id=face["id"])["id"]
             jobs.enqueue(w, JobName.PERSON_GENERATE_THUMBNAIL, {"id": person_id})
             log.info("created a person for face %s", face["id"])
         if person_id:
-            w.execute("UPDATE asset_face SET person_id = ?, update_id = immich_uuid_v7() WHERE id = ?",
-                      (person_id, face["id"]))
+            person_repo.reassign_face(w, face["id"], person_id)
     return JobStatus.SUCCESS
 
 
@@ -426,19 +403,15 @@ def apply_tagged_faces(conn: Any, asset_id: str, owner_id: str, region_info: Any
         face_id = ids.new_id()
         person_id = names.get(name.lower())
         if person_id is None:
-            person_id = names[name.lower()] = ids.new_id()
-            now = ids.now_iso()
-            conn.execute("INSERT INTO person (id, owner_id, name, face_asset_id, created_at, updated_at, update_id) "
-                         "VALUES (?, ?, ?, NULL, ?, ?, immich_uuid_v7())", (person_id, owner_id, name, now, now))
+            person_id = names[name.lower()] = person_repo.insert(conn, owner_id, name=name)["id"]
             created[person_id] = face_id
         faces.append((face_id, person_id, box))
     conn.execute("DELETE FROM asset_face WHERE asset_id = ? AND source_type = 'exif'", (asset_id,))
     for face_id, person_id, (x1, y1, x2, y2) in faces:
-        conn.execute("INSERT INTO asset_face (id, asset_id, person_id, image_width, image_height, bounding_box_x1, "
-                     "bounding_box_y1, bounding_box_x2, bounding_box_y2, source_type, update_id) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'exif', immich_uuid_v7())",
-                     (face_id, asset_id, person_id, int(width), int(height), x1, y1, x2, y2))
+        person_repo.insert_face(conn, id=face_id, asset_id=asset_id, person_id=person_id, image_width=int(width),
+                                image_height=int(height), bounding_box_x1=x1, bounding_box_y1=y1, bounding_box_x2=x2,
+                                bounding_box_y2=y2, source_type="exif")
     for person_id, face_id in created.items():
-        conn.execute("UPDATE person SET face_asset_id = ? WHERE id = ?", (face_id, person_id))
+        person_repo.update(conn, person_id, face_asset_id=face_id)
         jobs.enqueue(conn, JobName.PERSON_GENERATE_THUMBNAIL, {"id": person_id})
     return len(faces)
