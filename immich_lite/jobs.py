@@ -651,6 +651,10 @@ class JobRunner:
                         for queue in due:
                             if free <= 0 or running.get(queue, 0) >= limits[queue]:
                                 continue
+                            if queue in SERIAL_QUEUES and conn.execute(  # one at a time, drain() included
+                                    "SELECT 1 FROM job WHERE queue = ? AND status = 'active' LIMIT 1",
+                                    (queue,)).fetchone() is not None:
+                                continue
                             rows = _claim(conn, queue, 1, now, set())
                             if not rows:
                                 continue
@@ -745,6 +749,10 @@ def drain(ctx: Any, timeout: float = 60.0, *, include_paused: bool = False,
             raise TimeoutError(f"jobs.drain: still busy after {timeout}s ({counts})")
         with ctx.db.write() as conn:
             skip = set() if include_paused else paused_queues(conn)
+            # a serial queue (e.g. facialRecognition) runs one job at a time here too, beside the runner
+            skip |= {r["queue"] for r in conn.execute(
+                f"SELECT DISTINCT queue FROM job WHERE status = 'active' AND queue IN "
+                f"({','.join('?' * len(SERIAL_QUEUES))})", sorted(SERIAL_QUEUES))}
             rows = _claim(conn, None, 1, None if ignore_delay else time.time(), skip)
             for row in rows:
                 _own(ctx.db, row["id"])

@@ -90,6 +90,18 @@ def _slow(ctx: Any, data: dict[str, Any]) -> JobStatus:
     return JobStatus.SUCCESS
 
 
+@jobs.register("TestSerial", QueueName.FACIAL_RECOGNITION)
+def _serial(ctx: Any, data: dict[str, Any]) -> JobStatus:
+    with lock:
+        control["serial_now"] = control.get("serial_now", 0) + 1
+        control["serial_max"] = max(control.get("serial_max", 0), control["serial_now"])
+    time.sleep(0.02)
+    with lock:
+        control["serial_now"] -= 1
+    _record("TestSerial", data)
+    return JobStatus.SUCCESS
+
+
 @jobs.register("TestPaused", Q_PAUSE)
 def _paused(ctx: Any, data: dict[str, Any]) -> JobStatus:
     _record("TestPaused", data)
@@ -328,6 +340,17 @@ def test_concurrency_is_capped_by_workers_and_serial_queues(ctx: Any) -> None:
     assert limits[QueueName.VIDEO_CONVERSION] == 1
     assert limits[QueueName.FACIAL_RECOGNITION] == 1
     assert limits[QueueName.METADATA_EXTRACTION] == 2  # upstream default 5, capped
+
+
+def test_a_serial_queue_runs_one_job_at_a_time_with_drain_beside_the_runner(ctx: Any, runner: JobRunner) -> None:
+    # facial recognition must see each face's person before the next face looks: drain() (tests, restore)
+    # claims jobs itself next to the runner's workers, and neither may start a second one of a serial queue
+    for i in range(20):
+        put(ctx, "TestSerial", {"i": i})
+    jobs.drain(ctx, timeout=10)
+    assert runner.wait_idle(2)
+    assert sorted(d["i"] for d in names("TestSerial")) == list(range(20))
+    assert control["serial_max"] == 1
 
 
 def test_paused_queue_waits_until_resumed(ctx: Any, runner: JobRunner) -> None:
