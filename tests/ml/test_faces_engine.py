@@ -255,3 +255,40 @@ def test_report_timing_and_memory(detected: dict, engine: FaceEngine, tmp_path: 
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     print(out.stdout.strip())
+
+
+def test_onnx_descriptor_equals_dlibs_own_resnet(engine: FaceEngine) -> None:
+    """ml/dlib_onnx.py rebuilds dlib's face ResNet from the installed .dat file on onnxruntime: every corpus face's
+    descriptor must equal what dlib's own `compute_face_descriptor` gives for the same landmarks."""
+    pytest.importorskip("onnxruntime")
+    import dlib
+    import numpy as np
+    import pyvips
+
+    from immich_lite.ml import dlib_onnx
+
+    engine.load()
+    models = engine._models
+    assert models is not None and models.descriptor is not None  # the engine uses it when onnxruntime is there
+    reference = dlib.face_recognition_model_v1(str(ml.model_path(ml.RECOGNITION_MODEL)))
+    compared = 0
+    for label in labels():
+        image = pyvips.Image.new_from_file(str(FACES / label.file)).colourspace("srgb").numpy()[:, :, :3].copy()
+        for box in models.detector(image, 0):
+            shape = models.landmarks(image, box)
+            ours = models.descriptor([dlib.get_face_chip(image, shape, size=dlib_onnx.CHIP_SIZE,
+                                                         padding=dlib_onnx.CHIP_PADDING)])[0]
+            theirs = np.asarray(reference.compute_face_descriptor(image, shape), dtype=np.float32)
+            assert float(np.linalg.norm(ours - theirs)) < 1e-4, label.file
+            compared += 1
+    assert compared >= 15
+
+
+def test_dlib_onnx_rejects_a_file_that_is_not_the_face_resnet(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    from immich_lite.ml import dlib_onnx
+
+    other = tmp_path / "landmarks.dat"
+    other.write_bytes(ml.model_path(ml.LANDMARKS_MODEL).read_bytes())
+    with pytest.raises(dlib_onnx.FormatError):
+        dlib_onnx.build_model(other)
