@@ -20,12 +20,13 @@ from immich_lite.ctx import Ctx
 from immich_lite.jobs import JobName, JobStatus, QueueName
 from immich_lite.repos import person as person_repo
 from immich_lite.repos import system_metadata
-from immich_lite.services.system_config import get_config
+from immich_lite.services.system_config import config_view, get_config
 
 log = logging.getLogger("immich_lite.faces")
 
 SOURCE_ML = "machine-learning"
 STATE_KEY = "facial-recognition-state"  # upstream SystemMetadataKey.FacialRecognitionState
+RECOGNIZE_BATCH = 500  # faces per FacialRecognition job queued by a queue-all (upstream: one job per face)
 REQUEUE_DELAY = 5.0  # seconds before a queue-all waiting on thumbnails / detection looks again
 _engine_lock = threading.Lock()
 
@@ -199,10 +200,9 @@ def queue_recognize_faces(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     if not force:
         sql += " AND person_id IS NULL AND source_type = 'machine-learning'"
     faces = [r["id"] for r in ctx.db.reader().execute(sql + " ORDER BY id")]
-    for i in range(0, len(faces), 1000):
-        with ctx.db.write() as w:
-            for face_id in faces[i:i + 1000]:
-                jobs.enqueue(w, JobName.FACIAL_RECOGNITION, {"id": face_id, "deferred": False})
+    with ctx.db.write() as w:
+        for i in range(0, len(faces), RECOGNIZE_BATCH):
+            jobs.enqueue(w, JobName.FACIAL_RECOGNITION, {"ids": faces[i:i + RECOGNIZE_BATCH], "deferred": False})
     with ctx.db.write() as w:
         system_metadata.set(w, STATE_KEY, {"lastRun": last_run})
     return JobStatus.SUCCESS
@@ -243,103 +243,157 @@ def _owner_vectors(conn: Any, owner_id: str) -> tuple[list[str], Any, Any, dict[
     return ids_, matrix, norms, index
 
 
-def search_faces(conn: Any, owner_id: str, embedding: Any, *, limit: float, count: int, has_person: bool,
-                 min_birth_date: str | None) -> list[dict[str, Any]]:
-    """Upstream searchRepository.searchFaces: the `count` nearest faces of the owner within `limit`, visible and
-    not deleted, whose person (if any) was born by `min_birth_date`; each with its person_id and distance.
-    Exact (brute force over the owner's embeddings, numpy), where upstream's HNSW index is approximate."""
-    import numpy as np  # noqa: PLC0415
+class _Recognizer:
+    """Upstream's handleRecognizeFaces for a run of faces of one owner, in queue order.
 
-    ids_, matrix, norms, _ = _owner_vectors(conn, owner_id)
-    if not ids_:
-        return []
-    e = np.frombuffer(embedding, dtype="<f4") if isinstance(embedding, (bytes, bytearray)) else embedding
-    # |m - e|² = |m|² - 2 m·e + |e|²: one matrix-vector product, no n x 128 temporary
-    distances = np.sqrt(np.maximum(norms - 2 * (matrix @ e) + float(e @ e), 0.0))
-    within = np.flatnonzero(distances <= limit)
-    order = within[np.argsort(distances[within], kind="stable")]
-    out: list[dict[str, Any]] = []
-    start, size = 0, count + 4  # nearest first: a small batch of candidates per query, then wider ones
-    while start < len(order):
-        batch = [(ids_[i], float(distances[i])) for i in order[start:start + size]]
-        start, size = start + size, 64
-        marks = ",".join("?" * len(batch))
-        found = {r["id"]: r for r in conn.execute(
-            f"""SELECT f.id, f.person_id, p.birth_date FROM asset_face f
-                JOIN asset a ON a.id = f.asset_id AND a.deleted_at IS NULL
-                LEFT JOIN person p ON p.id = f.person_id
-                WHERE f.id IN ({marks}) AND f.deleted_at IS NULL AND f.is_visible = 1""", [b[0] for b in batch])}
-        for face_id, distance in batch:
-            face = found.get(face_id)
-            if face is None or (has_person and not face["person_id"]):
-                continue
-            if min_birth_date and face["birth_date"] and face["birth_date"] > min_birth_date[:10]:
-                continue
-            out.append({"id": face_id, "person_id": face["person_id"], "distance": distance})
-            if len(out) == count:
-                return out
-    return out
+    The owner's embeddings come from `_owner_vectors` (one matrix, exact distances by one matrix-vector product,
+    where upstream's HNSW index is approximate). What the rule asks of each candidate within `limit` (its person,
+    whether it may be matched at all, the person's birth date) is read once per run and then kept current here
+    as this run assigns faces, so a clustering pass over 10,000 faces asks SQLite only about faces it has not
+    seen yet. Decisions are written by `commit`, one transaction per run, each re-checked there: a face the user
+    assigned meanwhile, or a person deleted meanwhile, is left alone.
+    """
+
+    def __init__(self, conn: Any, owner_id: str, limit: float, min_faces: int) -> None:
+        self.conn, self.owner_id, self.min_faces = conn, owner_id, min_faces
+        self.limit2 = limit * limit
+        self.ids, self.matrix, self.norms, self.index = _owner_vectors(conn, owner_id)
+        self.person: dict[str, str | None] = {}   # candidate face -> person id (None: unassigned)
+        self.matchable: dict[str, bool] = {}      # visible, neither it nor its asset deleted
+        self.birth: dict[str, str | None] = {}    # person -> birth date
+        self.new_people: list[tuple[str, str]] = []  # (person id, founding face)
+        self.assign: list[tuple[str, str]] = []      # (face, person)
+        self.deferred: list[str] = []
+
+    def _learn(self, face_ids: list[str]) -> None:
+        missing = [f for f in face_ids if f not in self.matchable]
+        for i in range(0, len(missing), 500):
+            chunk = missing[i:i + 500]
+            for f in chunk:
+                self.matchable[f], self.person[f] = False, None
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(
+                    f"""SELECT f.id, f.person_id, p.birth_date FROM asset_face f
+                        JOIN asset a ON a.id = f.asset_id AND a.deleted_at IS NULL
+                        LEFT JOIN person p ON p.id = f.person_id
+                        WHERE f.id IN ({marks}) AND f.deleted_at IS NULL AND f.is_visible = 1""", chunk):
+                self.matchable[r["id"]], self.person[r["id"]] = True, r["person_id"]
+                if r["person_id"]:
+                    self.birth[r["person_id"]] = r["birth_date"]
+
+    def _nearest(self, row: int) -> list[str]:
+        """Face ids within the limit of face `row`, nearest first (ties in index order)."""
+        import numpy as np  # noqa: PLC0415
+
+        e = self.matrix[row]
+        # |m - e|^2 = |m|^2 - 2 m.e + |e|^2: one matrix-vector product, no n x 128 temporary
+        d2 = self.norms - 2 * (self.matrix @ e) + float(e @ e)
+        within = np.flatnonzero(d2 <= self.limit2)
+        order = within[np.argsort(d2[within], kind="stable")]
+        out = [self.ids[i] for i in order]
+        self._learn(out)
+        return [f for f in out if self.matchable[f]]
+
+    def _usable(self, face_id: str, min_birth_date: str | None) -> bool:
+        person = self.person.get(face_id)
+        born = self.birth.get(person) if person else None
+        return not (min_birth_date and born and born > min_birth_date[:10])
+
+    def recognize(self, face: dict[str, Any], deferred: bool) -> JobStatus:
+        row = self.index.get(face["id"])
+        if row is None:
+            return JobStatus.FAILED  # no embedding
+        if self.person.get(face["id"]) or face["person_id"]:
+            return JobStatus.SKIPPED
+        born_by = face["file_created_at"]
+        near = [f for f in self._nearest(row) if self._usable(f, born_by)]
+        matches = near[:self.min_faces]
+        if self.min_faces > 1 and len(matches) <= 1:
+            return JobStatus.SKIPPED  # only itself
+        core = len(matches) >= self.min_faces and face["visibility"] == "timeline"
+        if not core and not deferred:
+            self.deferred.append(face["id"])
+            return JobStatus.SKIPPED
+        person_id = next((self.person[m] for m in matches if self.person.get(m)), None)
+        if person_id is None:  # upstream's second search: the nearest face that has a person
+            person_id = next((self.person[f] for f in near if self.person.get(f)), None)
+        if core and person_id is None:
+            person_id = ids.new_id()
+            self.new_people.append((person_id, face["id"]))
+            self.birth[person_id] = None
+        if person_id:
+            self.person[face["id"]] = person_id
+            self.assign.append((face["id"], person_id))
+        return JobStatus.SUCCESS
+
+    def commit(self, ctx: Ctx) -> None:
+        if not (self.new_people or self.assign or self.deferred):
+            return
+        with ctx.db.write() as w:
+            now = ids.now_iso()
+            founded = set()
+            for person_id, face_id in self.new_people:
+                if w.execute("SELECT 1 FROM asset_face WHERE id = ? AND person_id IS NULL AND deleted_at IS NULL",
+                             (face_id,)).fetchone() is None:
+                    continue  # the founding face was assigned or deleted meanwhile
+                w.execute("INSERT INTO person (id, owner_id, face_asset_id, created_at, updated_at) "
+                          "VALUES (?, ?, ?, ?, ?)", (person_id, self.owner_id, face_id, now, now))
+                jobs.enqueue(w, JobName.PERSON_GENERATE_THUMBNAIL, {"id": person_id})
+                founded.add(person_id)
+            exists: dict[str, bool] = {p: True for p in founded}
+            for face_id, person_id in self.assign:
+                if person_id not in exists:
+                    exists[person_id] = w.execute("SELECT 1 FROM person WHERE id = ?",
+                                                  (person_id,)).fetchone() is not None
+                if exists[person_id]:  # unless assigned by hand meanwhile
+                    w.execute("UPDATE asset_face SET person_id = ? WHERE id = ? AND person_id IS NULL",
+                              (person_id, face_id))
+            if self.deferred:
+                jobs.enqueue(w, JobName.FACIAL_RECOGNITION, {"ids": self.deferred, "deferred": True})
+        if founded:
+            log.info("created %d person(s) from %d face(s)", len(founded), len(self.assign))
 
 
 @jobs.register(JobName.FACIAL_RECOGNITION, QueueName.FACIAL_RECOGNITION)
 def recognize_face(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
-    config = get_config(ctx)
+    """One face (`id`, as upstream queues it) or a run of faces in order (`ids`, as the queue-all and a deferred
+    run queue them here: one job per RECOGNIZE_BATCH faces instead of one per face)."""
+    config = config_view(ctx)
     if not enabled(config):
         return JobStatus.SKIPPED
     settings = config["machineLearning"]["facialRecognition"]
+    face_ids = [str(f) for f in data["ids"]] if isinstance(data.get("ids"), list) else [str(data.get("id"))]
     conn = ctx.db.reader()
-    row = conn.execute("""SELECT f.id, f.person_id, f.source_type, a.owner_id, a.visibility, a.file_created_at
-                          FROM asset_face f JOIN asset a ON a.id = f.asset_id
-                          WHERE f.id = ? AND f.deleted_at IS NULL""", (data["id"],)).fetchone()
-    if row is None:
-        return JobStatus.FAILED
-    if row["source_type"] != SOURCE_ML:
-        return JobStatus.SKIPPED
-    _, matrix, _, index = _owner_vectors(conn, row["owner_id"])
-    if row["id"] not in index:
-        return JobStatus.FAILED  # no embedding
-    face = {**dict(row), "embedding": matrix[index[row["id"]]]}
-    if face["person_id"]:
-        return JobStatus.SKIPPED
-    min_faces = int(settings["minFaces"])
+    rows: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(face_ids), 500):
+        chunk = face_ids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(f"""SELECT f.id, f.person_id, f.source_type, a.owner_id, a.visibility,
+                                         a.file_created_at
+                                  FROM asset_face f JOIN asset a ON a.id = f.asset_id
+                                  WHERE f.id IN ({marks}) AND f.deleted_at IS NULL""", chunk):
+            rows[r["id"]] = dict(r)
     from immich_lite.ml.faces import match_threshold  # noqa: PLC0415
 
-    limit = match_threshold(float(settings["maxDistance"]))
-    # the vector searches run on this thread's reader (they scan the owner's faces: never under the writer lock);
-    # the write re-checks what they saw, so a recognition running beside this one cannot found a second person
-    matches = search_faces(conn, face["owner_id"], face["embedding"], limit=limit, count=min_faces,
-                           has_person=False, min_birth_date=face["file_created_at"])
-    if min_faces > 1 and len(matches) <= 1:
-        return JobStatus.SKIPPED  # only itself
-    core = len(matches) >= min_faces and face["visibility"] == "timeline"
-    if not core and not data.get("deferred"):
-        with ctx.db.write() as w:
-            jobs.enqueue(w, JobName.FACIAL_RECOGNITION, {"id": face["id"], "deferred": True})
-        return JobStatus.SKIPPED
-    person_id = next((m["person_id"] for m in matches if m["person_id"]), None)
-    if person_id is None:
-        nearest = search_faces(conn, face["owner_id"], face["embedding"], limit=limit, count=1, has_person=True,
-                               min_birth_date=face["file_created_at"])
-        person_id = nearest[0]["person_id"] if nearest else None
-    with ctx.db.write() as w:
-        current = w.execute("SELECT person_id FROM asset_face WHERE id = ?", (face["id"],)).fetchone()
-        if current is None or current["person_id"]:
-            return JobStatus.SKIPPED  # deleted or assigned meanwhile
-        others = [m["id"] for m in matches if m["id"] != face["id"]]
-        if others:  # a match may have got a person since the search: join it rather than found another
-            marks = ",".join("?" * len(others))
-            now_with = w.execute(f"SELECT person_id FROM asset_face WHERE id IN ({marks}) AND person_id IS NOT NULL "
-                                 "LIMIT 1", others).fetchone()
-            if now_with is not None:
-                person_id = now_with["person_id"]
-        if person_id is not None and w.execute("SELECT 1 FROM person WHERE id = ?", (person_id,)).fetchone() is None:
-            person_id = None  # deleted meanwhile
-        if core and person_id is None:
-            person_id = person_repo.insert(w, face["owner_id"], face_asset_id=face["id"])["id"]
-            jobs.enqueue(w, JobName.PERSON_GENERATE_THUMBNAIL, {"id": person_id})
-            log.info("created a person for face %s", face["id"])
-        if person_id:
-            person_repo.reassign_face(w, face["id"], person_id)
+    limit, min_faces = match_threshold(float(settings["maxDistance"])), int(settings["minFaces"])
+    runs: dict[str, _Recognizer] = {}
+    statuses = []
+    for face_id in face_ids:
+        face = rows.get(face_id)
+        if face is None:
+            statuses.append(JobStatus.FAILED)
+            continue
+        if face["source_type"] != SOURCE_ML:
+            statuses.append(JobStatus.SKIPPED)
+            continue
+        run = runs.get(face["owner_id"])
+        if run is None:
+            run = runs[face["owner_id"]] = _Recognizer(conn, face["owner_id"], limit, min_faces)
+        statuses.append(run.recognize(face, bool(data.get("deferred"))))
+    for run in runs.values():
+        run.commit(ctx)
+    if len(statuses) == 1:
+        return statuses[0]
     return JobStatus.SUCCESS
 
 

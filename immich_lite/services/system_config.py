@@ -6,6 +6,7 @@ reach every setting the admin never changed.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from immich_lite.ctx import Ctx
@@ -18,7 +19,7 @@ from immich_lite.validation import custom
 KEY = "system-config"
 NO_SMTP = "immich-lite cannot send email"
 
-__all__ = ["DEFAULTS", "get_config", "get_defaults", "update_config", "get_storage_template_options",
+__all__ = ["DEFAULTS", "get_config", "config_view", "get_defaults", "update_config", "get_storage_template_options",
            "get_custom_css"]
 
 Path = tuple[str, ...]
@@ -80,10 +81,34 @@ def diff_from_defaults(config: dict[str, Any]) -> dict[str, Any]:
     return partial
 
 
+# stored JSON text -> (the built config, as JSON text for cheap fresh copies); a handful of recent versions
+_built: dict[str | None, tuple[dict[str, Any], str]] = {}
+_BUILT_MAX = 4
+
+
+def _cached(ctx: Ctx, conn: Any) -> tuple[dict[str, Any], str]:
+    row = (conn or ctx.db.reader()).execute("SELECT value FROM system_metadata WHERE key = ?", (KEY,)).fetchone()
+    raw = row["value"] if row else None
+    hit = _built.get(raw)
+    if hit is None:
+        stored = json.loads(raw) if raw else None
+        config = build_config(stored if isinstance(stored, dict) else None)
+        hit = (config, json.dumps(config))
+        if len(_built) >= _BUILT_MAX:
+            _built.pop(next(iter(_built)))
+        _built[raw] = hit
+    return hit
+
+
 def get_config(ctx: Ctx, conn: Any = None) -> dict[str, Any]:
-    """The effective config (a fresh copy the caller may change)."""
-    stored = system_metadata.get(conn or ctx.db.reader(), KEY)
-    return build_config(stored if isinstance(stored, dict) else None)
+    """The effective config (a fresh copy the caller may change). Built once per stored version: job handlers
+    read it per job (a clustering pass: per face), and merging onto the defaults costs ~0.3 ms."""
+    return json.loads(_cached(ctx, conn)[1])
+
+
+def config_view(ctx: Ctx, conn: Any = None) -> dict[str, Any]:
+    """The effective config shared, not copied: for hot paths that only read it. Never change what it returns."""
+    return _cached(ctx, conn)[0]
 
 
 def get_defaults() -> dict[str, Any]:
