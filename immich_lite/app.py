@@ -36,7 +36,8 @@ JOB_MODULES = ("immich_lite.services.metadata", "immich_lite.services.media", "i
                "immich_lite.services.sync", "immich_lite.services.memory", "immich_lite.services.person",
                "immich_lite.services.asset_edit", "immich_lite.services.library",
                "immich_lite.services.integrity", "immich_lite.services.search_index",
-               "immich_lite.services.sidecar", "immich_lite.services.faces")
+               "immich_lite.services.sidecar", "immich_lite.services.faces",
+               "immich_lite.services.ocr", "immich_lite.services.smart_search")
 
 
 def route_table() -> list[RouteDef]:

@@ -54,6 +54,23 @@ def serve(**flags: Any) -> None:
         lock.close()
 
 
+@cli.command("ml-serve")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", default=3003, show_default=True, type=int, help="Port (upstream's machine-learning port).")
+@click.option("--models-dir", default="./immich-data/models", show_default=True,
+              help="CLIP models in upstream's layout (<dir>/<modelName>/visual/model.onnx ...).")
+@click.option("--model-ttl", default=300, show_default=True, type=int,
+              help="Seconds a model stays loaded without use (upstream's MACHINE_LEARNING_MODEL_TTL).")
+@click.option("--log-level", default="info", show_default=True)
+def ml_serve(host: str, port: int, models_dir: str, model_ttl: int, log_level: str) -> None:
+    """Answer upstream Immich's machine-learning protocol (/ping, /predict) for other servers: CLIP (with the
+    models in --models-dir), faces and OCR (their models ship in the packages)."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from immich_lite.ml.server import serve_ml  # noqa: PLC0415
+
+    asyncio.run(serve_ml(host, port, Path(models_dir).expanduser().resolve(), click.echo, model_ttl=model_ttl))
+
+
 @cli.command()
 def version() -> None:
     """Print the immich-lite version and the Immich API version it speaks."""

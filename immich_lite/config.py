@@ -33,6 +33,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", "./immich-data", "Where the database, originals and derived files live; created on first start."),
     Setting("web_root", "", "Directory of the Immich web app build to serve at / (default: <data-dir>/www when it "
             "exists; `immich-lite web install` puts it there)."),
+    Setting("models_dir", "", "Machine-learning models (CLIP in upstream's layout: <dir>/<modelName>/visual/model.onnx "
+            "...) (default: <data-dir>/models); faces and OCR use models that ship in their packages."),
     Setting("workers", 2, "Background job threads (thumbnails, metadata, video).", int),
     Setting("log_level", "info", "Logging level: debug, info, warning, error."),
     Setting("allow_setup", True, "Allow the first admin to sign up through the API (Immich's IMMICH_ALLOW_SETUP).", _bool),
@@ -47,6 +49,7 @@ class Settings:
     port: int = 2283
     data_dir: str = "./immich-data"
     web_root: str = ""
+    models_dir: str = ""
     workers: int = 2
     log_level: str = "info"
     allow_setup: bool = True
@@ -62,6 +65,11 @@ class Settings:
     def web_path(self) -> Path:
         """The web app's directory: --web-root, else <data-dir>/www (served only when it holds a build)."""
         return Path(self.web_root).expanduser().resolve() if self.web_root else self.data_path / "www"
+
+    @property
+    def models_path(self) -> Path:
+        """CLIP models: --models-dir, else <data-dir>/models."""
+        return Path(self.models_dir).expanduser().resolve() if self.models_dir else self.data_path / "models"
 
     @classmethod
     def load(cls, overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> "Settings":

@@ -199,9 +199,13 @@ class Scheduler:
             except Exception:  # noqa: BLE001
                 log.exception("cron scheduling failed")
             try:
-                from immich_lite.services import faces  # noqa: PLC0415
+                from immich_lite.ml import provider  # noqa: PLC0415
 
-                faces.unload_if_idle(self.ctx, MODEL_TTL)
+                for name in provider.router(self.ctx).local.unload_idle(MODEL_TTL):
+                    log.info("%s models unloaded after %.0f s idle", name, MODEL_TTL)
+                from immich_lite.search import vectors  # noqa: PLC0415
+
+                vectors.unload_idle(MODEL_TTL)
             except Exception:  # noqa: BLE001
-                log.exception("unloading idle face models failed")
+                log.exception("unloading idle models failed")
             self._stop.wait(self.interval)

@@ -143,7 +143,7 @@ def test_refresh_faces_for_one_asset_keeps_its_faces(library: Any) -> None:
 
     from immich_lite.services import faces  # noqa: PLC0415
 
-    engine = app.state.ctx.extra["face_engine"]
+    engine = faces.engine(app.state.ctx)
     assert engine.loaded
     time.sleep(0.05)
     assert faces.unload_if_idle(app.state.ctx, 0.01) and not engine.loaded
@@ -162,7 +162,9 @@ def test_faces_off_means_no_detection(tmp_path: Path) -> None:
         jobs.drain(app.state.ctx, timeout=120)
         assert admin.get("/api/faces", params={"id": asset}).json() == []
         assert admin.get("/api/server/features").json()["facialRecognition"] is False
-        assert "face_engine" not in app.state.ctx.extra or not app.state.ctx.extra["face_engine"].loaded
+        from immich_lite.services import faces  # noqa: PLC0415
+
+        assert not faces.engine(app.state.ctx).loaded
         # switched on later: the "missing" queue-all finds the photos never looked at, "all" starts over
         config["machineLearning"]["facialRecognition"]["enabled"] = True
         assert admin.put("/api/system-config", json=config).status_code == 200

@@ -35,6 +35,14 @@ def test_no_input_gets_a_server_error(live_server: LiveServer, tmp_path: Path,  
            *(arg for op in EXCLUDED for arg in ("--exclude-operation-id", op))]
     p = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=BUDGET_S + 300)
     out = p.stdout + p.stderr
+    if p.returncode != 0 and _only_a_tool_error(out):
+        # schemathesis itself failed (seen once: CPython 3.11's "AST constructor recursion depth mismatch" in its
+        # coverage phase under threads) while every case passed: run it once more rather than fail on its bug
+        with capsys.disabled():
+            print(f"\nfuzz: schemathesis hit an internal error with every case passed; running it again:\n"
+                  f"{_error_lines(out)}")
+        p = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=BUDGET_S + 300)
+        out = p.stdout + p.stderr
     tested = re.search(r"Tested: (\d+)", out)
     cases = re.search(r"(\d+) generated", out)
     seed = re.search(r"Seed: (\d+)", out)
@@ -45,3 +53,15 @@ def test_no_input_gets_a_server_error(live_server: LiveServer, tmp_path: Path,  
     assert p.returncode == 0, out[-6000:]
     assert tested and int(tested.group(1)) >= 240 and cases and int(cases.group(1)) > 1000, out[-3000:]
     assert "unhandled error" not in live_server.log_tail(100_000), live_server.log_tail(200)
+
+
+def _only_a_tool_error(out: str) -> bool:
+    """A run whose only problem is schemathesis's own runtime error: no failed check, every case passed."""
+    done = re.search(r"(\d+) generated, (\d+) passed", out)
+    return ("Runtime Error" in out and done is not None and done.group(1) == done.group(2)
+            and "not_a_server_error" not in out.split("SUMMARY")[-1])
+
+
+def _error_lines(out: str) -> str:
+    return "\n".join(line for line in out.splitlines() if "Error" in line)[:1500]
+

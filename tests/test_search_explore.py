@@ -195,8 +195,11 @@ def test_statistics_counts(lib: Library, mode: str) -> None:
     assert total({"visibility": "archive"}) == 1
 
 
-def test_smart_search_is_not_enabled(lib: Library) -> None:
-    assert_error(lib.a.post("/api/search/smart", json={"query": "a dog"}), 400, "Smart search is not enabled")
+def test_smart_search_without_a_clip_model(lib: Library) -> None:
+    # CLIP is on by default (upstream), but this server has no model and no ML URL answers: a 400 that says so
+    resp = lib.a.post("/api/search/smart", json={"query": "a dog"})
+    assert resp.status_code == 400 and resp.json()["message"].startswith("Smart search is not available: CLIP model")
+    assert lib.a.get("/api/server/features").json()["smartSearch"] is False
     assert_error(lib.a.post("/api/search/smart", json={"query": "x", "visibility": "locked"}), 401,
                  "Elevated permission is required")
     assert lib.a.get("/api/server/features").json()["search"] is True

@@ -54,12 +54,14 @@ def test_record_version_adds_an_upgrade_newest_first(client: Any, ctx: Any) -> N
     assert [row["version"] for row in body] == ["3.1.0", "2.7.5"]
 
 
-def test_features_report_faces_but_no_smart_search_oauth_or_email(client: Any) -> None:
+def test_features_report_faces_and_ocr_but_no_smart_search_without_a_model(client: Any) -> None:
     body = assert_schema(client.get("/api/server/features"), "getServerFeatures")
-    off = ["smartSearch", "duplicateDetection", "ocr", "oauth", "oauthAutoLaunch", "email",
-           "configFile", "realtimeTranscoding"]
+    # no CLIP model in <data-dir>/models and no ML URL up: smart search and duplicates off (tests/test_smart_search
+    # covers them on); OAuth, email, config file and HLS are not built
+    off = ["smartSearch", "duplicateDetection", "oauth", "oauthAutoLaunch", "email", "configFile",
+           "realtimeTranscoding"]
     assert {k: body[k] for k in off} == dict.fromkeys(off, False)
-    assert body["facialRecognition"] is True  # in-process (immich_lite/ml/faces.py), on by default as upstream
+    assert body["facialRecognition"] is True and body["ocr"] is True  # in process, on by default as upstream
     assert body["trash"] and body["map"] and body["search"] and body["sidecar"] and body["passwordLogin"]
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from immich_lite.api.routing import route
-from immich_lite.services import asset, asset_edit, trash
+from immich_lite.services import asset, asset_edit, ocr, trash
 
 ROUTES = [
     route("getAssetStatistics", lambda ctx, auth, c: asset.statistics(ctx, auth, c.query)),
@@ -22,7 +22,7 @@ ROUTES = [
     route("getAssetEdits", lambda ctx, auth, c: asset_edit.get(ctx, auth, c.params["id"])),
     route("editAsset", lambda ctx, auth, c: asset_edit.edit(ctx, auth, c.params["id"], c.body)),
     route("removeAssetEdits", lambda ctx, auth, c: asset_edit.remove(ctx, auth, c.params["id"])),
-    route("getAssetOcr", lambda ctx, auth, c: asset.get_ocr(ctx, auth, c.params["id"])),
+    route("getAssetOcr", lambda ctx, auth, c: ocr.get_ocr(ctx, auth, c.params["id"])),
     # Trash
     route("restoreTrash", lambda ctx, auth, c: trash.restore(ctx, auth)),
     route("restoreAssets", lambda ctx, auth, c: trash.restore_assets(ctx, auth, c.body)),

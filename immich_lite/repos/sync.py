@@ -109,6 +109,11 @@ QUERIES: dict[str, str] = {
     "AssetEditV1": "SELECT ed.id, ed.asset_id, ed.action, ed.parameters, ed.sequence, ed.update_id AS cursor "
                    "FROM asset_edit ed CROSS JOIN asset a ON a.id = ed.asset_id WHERE a.owner_id = :me",
     "UserMetadataV1": "SELECT user_id, key, value, update_id AS cursor FROM user_metadata WHERE user_id = :me",
+    # text read in photos (services/ocr.py)
+    "AssetOcrDeleteV1": f"SELECT {AUDIT}, id, asset_id, deleted_at FROM asset_ocr_audit "
+                        "WHERE asset_id IN (SELECT id FROM asset WHERE owner_id = :me)",
+    "AssetOcrV1": "SELECT o.*, o.update_id AS cursor FROM asset_ocr o CROSS JOIN asset a ON a.id = o.asset_id "
+                  "WHERE a.owner_id = :me",
 }
 
 
@@ -166,7 +171,8 @@ def delete_checkpoints(conn: Any, session_id: str, types: list[str] | None) -> N
 
 AUDIT_TABLES = ("user_audit", "user_metadata_audit", "stack_audit", "asset_audit", "asset_metadata_audit",
                 "album_audit", "album_user_audit", "album_asset_audit", "partner_audit", "memory_audit",
-                "memory_asset_audit", "person_audit", "asset_face_audit", "asset_edit_audit")
+                "memory_asset_audit", "person_audit", "asset_face_audit", "asset_edit_audit",
+                "asset_ocr_audit")
 
 
 def prune_audit(conn: Any, before_iso: str) -> int:

@@ -316,12 +316,6 @@ def delete_bulk_metadata(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> No
             repo.delete_metadata(conn, item["assetId"], item["key"])
 
 
-def get_ocr(ctx: Ctx, auth: AuthContext, asset_id: str) -> list[dict[str, Any]]:
-    """No OCR runs in immich-lite (no ML), so there is never OCR data: upstream answers [] then."""
-    require_access(ctx.db.reader(), auth, "asset.read", [asset_id])
-    return []
-
-
 # --- asset jobs --------------------------------------------------------------------------------------
 
 _ASSET_JOBS = {"refresh-metadata": "AssetExtractMetadata", "regenerate-thumbnail": "AssetGenerateThumbnails",

@@ -265,6 +265,51 @@ def render(ctx: Ctx, a: dict[str, Any], exif: dict[str, Any] | None, edits: list
         raise thumbs._vips_error(exc, a["original_path"]) from exc
 
 
+def _overlap(box: tuple[float, float, float, float], crop: tuple[float, float, float, float]) -> float:
+    """Upstream boundingBoxOverlap: the share of `box` inside `crop`."""
+    w = max(0.0, min(box[2], crop[2]) - max(box[0], crop[0]))
+    h = max(0.0, min(box[3], crop[3]) - max(box[1], crop[1]))
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    return w * h / area if area > 0 else 0.0
+
+
+def update_visibility(conn: Any, asset_id: str, edits: list[dict[str, Any]], size: tuple[int, int]) -> None:
+    """Upstream checkFaceVisibility / checkOcrVisibility after an edit: faces and text lines at least half
+    inside the crop stay visible, the others are hidden; without a crop everything is visible again. The OCR
+    search text follows the visible lines."""
+    from immich_lite.services.ocr import search_text  # noqa: PLC0415
+
+    crop_edit = next((e for e in edits if e["action"] == "crop"), None)
+    width, height = size
+    crop = None
+    if crop_edit is not None and width and height:
+        p = crop_edit["parameters"]
+        crop = (float(p["x"]), float(p["y"]), float(p["x"] + p["width"]), float(p["y"] + p["height"]))
+    for f in conn.execute("SELECT id, image_width, image_height, bounding_box_x1, bounding_box_y1, bounding_box_x2, "
+                          "bounding_box_y2, is_visible FROM asset_face WHERE asset_id = ? AND deleted_at IS NULL",
+                          (asset_id,)).fetchall():
+        visible = True
+        if crop is not None:
+            sx, sy = width / (f["image_width"] or 1), height / (f["image_height"] or 1)
+            visible = _overlap((f["bounding_box_x1"] * sx, f["bounding_box_y1"] * sy, f["bounding_box_x2"] * sx,
+                                f["bounding_box_y2"] * sy), crop) >= 0.5
+        if bool(f["is_visible"]) != visible:
+            conn.execute("UPDATE asset_face SET is_visible = ? WHERE id = ?", (int(visible), f["id"]))
+    lines = conn.execute("SELECT * FROM asset_ocr WHERE asset_id = ?", (asset_id,)).fetchall()
+    shown = []
+    for o in lines:
+        visible = True
+        if crop is not None:
+            xs, ys = (o["x1"], o["x2"], o["x3"], o["x4"]), (o["y1"], o["y2"], o["y3"], o["y4"])
+            visible = _overlap((min(xs) * width, min(ys) * height, max(xs) * width, max(ys) * height), crop) >= 0.5
+        if bool(o["is_visible"]) != visible:
+            conn.execute("UPDATE asset_ocr SET is_visible = ? WHERE id = ?", (int(visible), o["id"]))
+        if visible:
+            shown.append(o["text"])
+    if lines:
+        conn.execute("UPDATE ocr_search SET text = ? WHERE asset_id = ?", (search_text(shown), asset_id))
+
+
 @register(JobName.ASSET_EDIT_THUMBNAIL_GENERATION, QueueName.EDITOR)
 def generate_edited(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     """Render the current edit list (or, with none, restore the unedited thumbhash and size).
@@ -320,6 +365,9 @@ def generate_edited(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
                 values["width"], values["height"] = size
             if values:
                 repo.update(wconn, asset_id, **values)
+            if a["type"] == "IMAGE":
+                reference = oriented_size(exif)
+                update_visibility(wconn, asset_id, edits, reference if reference[0] else (a["width"], a["height"]))
             fresh = repo.get(wconn, asset_id)
         ctx.storage.remove(stale)
     finally:

@@ -28,7 +28,6 @@ SOURCE_ML = "machine-learning"
 STATE_KEY = "facial-recognition-state"  # upstream SystemMetadataKey.FacialRecognitionState
 RECOGNIZE_BATCH = 500  # faces per FacialRecognition job queued by a queue-all (upstream: one job per face)
 REQUEUE_DELAY = 5.0  # seconds before a queue-all waiting on thumbnails / detection looks again
-_engine_lock = threading.Lock()
 
 
 def enabled(config: dict[str, Any]) -> bool:
@@ -38,26 +37,52 @@ def enabled(config: dict[str, Any]) -> bool:
 
 
 def engine(ctx: Ctx) -> Any:
-    """The process's face engine; its models load on the first detection and unload after idle (scheduler)."""
-    found = ctx.extra.get("face_engine")
-    if found is None:
-        with _engine_lock:
-            found = ctx.extra.get("face_engine")
-            if found is None:
-                from immich_lite.ml.faces import FaceEngine  # noqa: PLC0415 (dlib loads only when faces run)
+    """The process's in-process face engine (ml/inprocess.py); its models load on the first detection it runs."""
+    from immich_lite.ml import provider  # noqa: PLC0415
 
-                found = ctx.extra["face_engine"] = FaceEngine()
-    return found
+    return provider.router(ctx).local.faces()
 
 
 def unload_if_idle(ctx: Ctx, ttl: float) -> bool:
-    """Free the models after `ttl` idle seconds (upstream's machine-learning modelTtl). True if it unloaded."""
-    found = ctx.extra.get("face_engine")
-    if found is None or not found.loaded or ttl <= 0 or time.monotonic() - found.last_used < ttl:
+    """Free the face models after `ttl` idle seconds (upstream's machine-learning modelTtl). True if it unloaded."""
+    found = engine(ctx)
+    if not found.loaded or ttl <= 0 or time.monotonic() - found.last_used < ttl:
         return False
     found.unload()
     log.info("face models unloaded after %.0f s idle", ttl)
     return True
+
+
+def detection_request(settings: dict[str, Any]) -> dict[str, Any]:
+    """Upstream machineLearningRepository.detectFaces' entries."""
+    return {"facial-recognition": {
+        "detection": {"modelName": settings["modelName"], "options": {"minScore": settings["minScore"]}},
+        "recognition": {"modelName": settings["modelName"]}}}
+
+
+def parse_faces(answer: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
+    """(width, height, faces with x1..y2 and the embedding as a float32 blob) from an ML answer.
+    :raises ValueError: not a face answer, or embeddings of another size than face_search holds."""
+    import json  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    from immich_lite.ml.inprocess import FACE_EMBEDDING_DIM  # noqa: PLC0415
+
+    found = answer.get("facial-recognition")
+    if not isinstance(found, list):
+        raise ValueError("the machine-learning answer has no facial-recognition result")
+    out = []
+    for f in found:
+        box, vector = f["boundingBox"], json.loads(f["embedding"])
+        if len(vector) != FACE_EMBEDDING_DIM:
+            raise ValueError(f"face embeddings of {len(vector)} dimensions: this server's face index holds "
+                             f"{FACE_EMBEDDING_DIM}-D dlib embeddings (point machineLearning.urls at an immich-lite "
+                             "ml-serve, or remove the URL to detect faces in this process)")
+        out.append({"x1": int(round(box["x1"])), "y1": int(round(box["y1"])), "x2": int(round(box["x2"])),
+                    "y2": int(round(box["y2"])), "score": float(f.get("score", 1.0)),
+                    "embedding": np.asarray(vector, dtype="<f4").tobytes()})
+    return int(answer["imageWidth"]), int(answer["imageHeight"]), out
 
 
 # -- detection -------------------------------------------------------------------------------------------------
@@ -86,9 +111,12 @@ def detect_faces(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         return JobStatus.FAILED
     if asset["visibility"] == "hidden":
         return JobStatus.SKIPPED
-    settings = config["machineLearning"]["facialRecognition"]
-    width, height, found = engine(ctx).detect(str(ctx.storage.absolute(previews[0]["path"])),
-                                              min_score=float(settings["minScore"]))
+    from immich_lite.ml import provider  # noqa: PLC0415
+
+    answer = provider.predict(ctx, config["machineLearning"],
+                              detection_request(config["machineLearning"]["facialRecognition"]),
+                              image_path=str(ctx.storage.absolute(previews[0]["path"])))
+    width, height, found = parse_faces(answer)
     existing = [dict(f) for f in conn.execute("SELECT * FROM asset_face WHERE asset_id = ? AND deleted_at IS NULL",
                                                (asset["id"],))]
     ml_ids = {f["id"] for f in existing if f["source_type"] == SOURCE_ML}
@@ -97,15 +125,15 @@ def detect_faces(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     added: list[dict[str, Any]] = []
     embeddings: list[tuple[str, bytes]] = []
     for face in found:
-        box = (face.x1 * scale_x, face.y1 * scale_y, face.x2 * scale_x, face.y2 * scale_y)
+        box = (face["x1"] * scale_x, face["y1"] * scale_y, face["x2"] * scale_x, face["y2"] * scale_y)
         match = next((f for f in existing if _iou(f, box) > 0.5), None)
         if match is not None and match["id"] in ml_ids:
             ml_ids.discard(match["id"])
-            embeddings.append((match["id"], face.embedding))
+            embeddings.append((match["id"], face["embedding"]))
         elif match is None:
             face_id = ids.new_id()
-            added.append({"id": face_id, "x1": face.x1, "y1": face.y1, "x2": face.x2, "y2": face.y2})
-            embeddings.append((face_id, face.embedding))
+            added.append({"id": face_id, "x1": face["x1"], "y1": face["y1"], "x2": face["x2"], "y2": face["y2"]})
+            embeddings.append((face_id, face["embedding"]))
     with ctx.db.write() as w:
         if w.execute("SELECT 1 FROM asset WHERE id = ?", (asset["id"],)).fetchone() is None:
             return JobStatus.SKIPPED  # deleted meanwhile

@@ -13,26 +13,32 @@ from immich_lite.media import thumbnail as thumbs
 from immich_lite.media import video as video_media
 from immich_lite.repos import asset as repo
 from immich_lite.services.metadata import exiftool
-from immich_lite.services.system_config import get_config
+from immich_lite.services.system_config import config_view, get_config
 
 log = logging.getLogger("immich_lite.media")
 
 
 def _follow_thumbnails(ctx: Ctx, conn: Any, data: dict[str, Any]) -> list[Any]:
-    """Upstream onDone of AssetGenerateThumbnails: the video's encode; face detection when it is enabled."""
-    from immich_lite.services import faces  # noqa: PLC0415
+    """Upstream onDone of AssetGenerateThumbnails: the video's encode; face detection and OCR when enabled."""
+    from immich_lite.services import faces, ocr, smart_search  # noqa: PLC0415
 
     a = repo.get(conn, data["id"])
     if a is None:
         return []
     follow: list[Any] = [JobName.ASSET_ENCODE_VIDEO] if a["type"] == "VIDEO" else []
-    if a["visibility"] != "hidden" and faces.enabled(get_config(ctx, conn)):
-        follow.append(JobName.ASSET_DETECT_FACES)
+    if a["visibility"] != "hidden":
+        config = config_view(ctx, conn)
+        if smart_search.available(ctx, config):  # a model to run: else no job that can only fail
+            follow.append(JobName.SMART_SEARCH)
+        if faces.enabled(config):
+            follow.append(JobName.ASSET_DETECT_FACES)
+        if ocr.enabled(config):
+            follow.append(JobName.OCR)
     return follow
 
 
 @register(JobName.ASSET_GENERATE_THUMBNAILS, QueueName.THUMBNAIL_GENERATION,
-          then=(JobName.ASSET_ENCODE_VIDEO, JobName.ASSET_DETECT_FACES), follow=_follow_thumbnails)
+          then=(JobName.ASSET_ENCODE_VIDEO, JobName.SMART_SEARCH, JobName.ASSET_DETECT_FACES, JobName.OCR), follow=_follow_thumbnails)
 def generate_thumbnails(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     conn = ctx.db.reader()
     a = repo.get(conn, data["id"])

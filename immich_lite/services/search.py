@@ -193,7 +193,7 @@ def _owned_filter(conn: Any, auth: AuthContext, dto: dict[str, Any]) -> repo.Fil
 
 
 def search_smart(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[str, Any]:
-    """POST /search/smart: there is no CLIP provider in immich-lite yet, so it answers as upstream does when smart
-    search is disabled (after the same elevated-session check)."""
-    require_elevated(auth, dto)
-    raise BadRequest("Smart search is not enabled")
+    """POST /search/smart: services/smart_search.py."""
+    from immich_lite.services import smart_search  # noqa: PLC0415
+
+    return smart_search.search_smart(ctx, auth, dto)

@@ -157,15 +157,16 @@ def _reverse_geocoding_available() -> bool:
 
 
 def get_features(ctx: Ctx) -> dict[str, bool]:
-    """What this server can do: faces in-process; no smart search, OAuth, SMTP, config file or HLS yet."""
-    from immich_lite.services import faces  # noqa: PLC0415
+    """What this server can do: faces, OCR, smart search and duplicates (in process or through
+    machineLearning.urls; smart search when a CLIP model is there); no OAuth, SMTP, config file or HLS yet."""
+    from immich_lite.services import faces, ocr, smart_search  # noqa: PLC0415
 
     config = system_config.get_config(ctx)
     return {
-        "smartSearch": False,
+        "smartSearch": smart_search.available(ctx, config),
         "facialRecognition": faces.enabled(config),
-        "duplicateDetection": False,
-        "ocr": False,
+        "duplicateDetection": smart_search.duplicates_enabled(config) and smart_search.available(ctx, config),
+        "ocr": ocr.enabled(config),
         "map": bool(config["map"]["enabled"]),
         "reverseGeocoding": bool(config["reverseGeocoding"]["enabled"]) and _reverse_geocoding_available(),
         "importFaces": bool(config["metadata"]["faces"]["import"]),

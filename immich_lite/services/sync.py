@@ -147,6 +147,11 @@ MAPPERS: dict[str, Mapper] = {
     "AssetEditV1": lambda r: {"id": r["id"], "assetId": r["asset_id"], "action": r["action"],
                               "parameters": json.loads(r["parameters"]), "sequence": r["sequence"]},
     "AssetEditDeleteV1": _cols(editId="edit_id"),
+    "AssetOcrV1": lambda r: {"id": r["id"], "assetId": r["asset_id"], "x1": r["x1"], "y1": r["y1"], "x2": r["x2"],
+                             "y2": r["y2"], "x3": r["x3"], "y3": r["y3"], "x4": r["x4"], "y4": r["y4"],
+                             "boxScore": r["box_score"], "textScore": r["text_score"], "text": r["text"],
+                             "isVisible": bool(r["is_visible"])},
+    "AssetOcrDeleteV1": _cols(id="id", assetId="asset_id", deletedAt="deleted_at"),
 }
 
 # request type → (entity types streamed in order: deletes first); backfilled types are handled separately
@@ -160,8 +165,7 @@ PLAIN: dict[str, tuple[str, ...]] = {
     "UserMetadataV1": ("UserMetadataDeleteV1", "UserMetadataV1"),
     "AssetMetadataV1": ("AssetMetadataDeleteV1", "AssetMetadataV1"),
     "AssetEditsV1": ("AssetEditDeleteV1", "AssetEditV1"),
-    # no OCR exists in immich-lite: this request type truthfully streams nothing
-    "AssetOcrV1": (),
+    "AssetOcrV1": ("AssetOcrDeleteV1", "AssetOcrV1"),
 }
 # request type → (delete type or None, backfill type, upsert type, kind of parent)
 BACKFILLED: dict[str, tuple[str | None, str, str, str]] = {

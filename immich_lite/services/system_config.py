@@ -190,6 +190,9 @@ def update_config(ctx: Ctx, dto: dict[str, Any]) -> dict[str, Any]:
         _validate_change(dto, old)
         system_metadata.set(conn, KEY, diff_from_defaults(dto))
         new = get_config(ctx, conn)
+        from immich_lite.services import smart_search  # noqa: PLC0415 (import cycle)
+
+        smart_search.on_config_change(conn, old, new)
     if ctx.events:
         ctx.events.emit("on_config_update", "all", None)
     return new

@@ -36,7 +36,8 @@ SCHEMA = {"AuthUserV1": "SyncAuthUserV1", "UserV1": "SyncUserV1", "UserDeleteV1"
           "AssetFaceDeleteV1": "SyncAssetFaceDeleteV1", "UserMetadataDeleteV1": "SyncUserMetadataDeleteV1",
           "PersonV1": "SyncPersonV1", "PersonDeleteV1": "SyncPersonDeleteV1", "AssetFaceV2": "SyncAssetFaceV2",
           "UserMetadataV1": "SyncUserMetadataV1", "AssetEditV1": "SyncAssetEditV1",
-          "AssetEditDeleteV1": "SyncAssetEditDeleteV1", "SyncAckV1": "SyncAckV1", "SyncCompleteV1": "SyncCompleteV1",
+          "AssetEditDeleteV1": "SyncAssetEditDeleteV1", "AssetOcrV1": "SyncAssetOcrV1",
+          "AssetOcrDeleteV1": "SyncAssetOcrDeleteV1", "SyncAckV1": "SyncAckV1", "SyncCompleteV1": "SyncCompleteV1",
           "SyncResetV1": "SyncResetV1"}
 
 

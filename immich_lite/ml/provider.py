@@ -1,0 +1,181 @@
+"""Where this server's machine learning runs: upstream's ML HTTP protocol to the URLs in `machineLearning.urls`
+(upstream's own machine-learning container, or another box's `immich-lite ml-serve`), then this process.
+
+Upstream (server/src/repositories/machine-learning.repository.ts) pings each URL (`GET <url>/ping`,
+`availabilityChecks.timeout`) every `availabilityChecks.interval`, tries the healthy URLs first and the others after,
+and fails when none answers. Here the same, with one addition: when no URL answers, the in-process provider
+(ml/inprocess.py) answers. So the default URL (`http://immich-machine-learning:3003`, which exists where people
+run upstream's compose file) is used when it is there, and a Pi without it does the work itself. A URL known to
+be down is not tried again until its next availability check is due, so a dead URL costs one timeout per
+interval, not one per photo.
+
+Requests are multipart (`entries` JSON + `image` file or `text`), streamed from the preview file.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from immich_lite.ml.inprocess import InProcess, MlError, ModelMissing
+
+log = logging.getLogger("immich_lite.ml")
+
+__all__ = ["MlError", "ModelMissing", "MlUnavailable", "Router", "router", "predict"]
+CHUNK = 64 * 1024
+
+
+class MlUnavailable(MlError):
+    status = 503
+
+
+class _Health:
+    def __init__(self) -> None:
+        self.healthy: dict[str, bool] = {}
+        self.checked: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+
+def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OSError(f"not an http(s) URL: {url}")
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname, parts.port, timeout=timeout)
+    path = parts.path or "/"
+    return conn, path + (f"?{parts.query}" if parts.query else "")
+
+
+def ping(url: str, timeout: float) -> bool:
+    """Upstream's availability check: GET <url>/ping answers 2xx within the timeout."""
+    try:
+        conn, path = _connection(urljoin(url if url.endswith("/") else url + "/", "ping"), timeout)
+        try:
+            conn.request("GET", path)
+            return 200 <= conn.getresponse().status < 300
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException, ValueError):
+        return False
+
+
+def post_predict(url: str, entries: dict[str, Any], *, image_path: str | None, text: str | None,
+                 timeout: float) -> dict[str, Any]:
+    """POST <url>/predict as upstream's server does; the image is streamed from its file.
+    :raises OSError / http.client.HTTPException / ValueError: the URL did not answer with JSON."""
+    boundary = uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"entries\"\r\n\r\n"
+            f"{json.dumps(entries)}\r\n").encode()
+    if image_path is not None:
+        head += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"blob\"\r\n"
+                 "Content-Type: application/octet-stream\r\n\r\n").encode()
+        size = os.path.getsize(image_path)
+    else:
+        head += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\n").encode()
+        head += (text or "").encode() + b"\r\n"
+        size = 0
+    tail = (b"\r\n" if image_path is not None else b"") + f"--{boundary}--\r\n".encode()
+    conn, path = _connection(urljoin(url if url.endswith("/") else url + "/", "predict"), timeout)
+    try:
+        conn.putrequest("POST", path)
+        conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        conn.putheader("Content-Length", str(len(head) + size + len(tail)))
+        conn.endheaders()
+        conn.send(head)
+        if image_path is not None:
+            with open(image_path, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    conn.send(chunk)
+        conn.send(tail)
+        resp = conn.getresponse()
+        body = resp.read()
+        if not 200 <= resp.status < 300:
+            raise ValueError(f"status {resp.status}: {body[:200].decode(errors='replace')}")
+        answer = json.loads(body)
+        if not isinstance(answer, dict):
+            raise ValueError("the answer is not a JSON object")
+        return answer
+    finally:
+        conn.close()
+
+
+class Router:
+    """Routes `/predict` requests: the configured URLs as upstream, then this process's engines."""
+
+    def __init__(self, models_dir: str | Path, *, clock: Any = time.monotonic) -> None:
+        self.local = InProcess(models_dir)
+        self.health = _Health()
+        self.clock = clock
+        self.timeout = 600.0  # a predict may take long on a slow box; the availability check is what is short
+
+    def _is_healthy(self, url: str, checks: dict[str, Any]) -> bool | None:
+        """True/False from a check still fresh, None when a check is due."""
+        if not checks.get("enabled", True):
+            return True
+        interval = float(checks.get("interval", 30_000)) / 1000
+        with self.health.lock:
+            at = self.health.checked.get(url)
+            if at is not None and self.clock() - at < interval:
+                return self.health.healthy.get(url, False)
+        return None
+
+    def _set(self, url: str, healthy: bool) -> None:
+        with self.health.lock:
+            if self.health.healthy.get(url) != healthy:
+                log.info("machine learning server became %s (%s)", "healthy" if healthy else "unhealthy", url)
+            self.health.healthy[url] = healthy
+            self.health.checked[url] = self.clock()
+
+    def check(self, url: str, checks: dict[str, Any]) -> bool:
+        fresh = self._is_healthy(url, checks)
+        if fresh is not None:
+            return fresh
+        ok = ping(url, float(checks.get("timeout", 2000)) / 1000)
+        self._set(url, ok)
+        return ok
+
+    def remote_order(self, ml: dict[str, Any]) -> list[str]:
+        """The URLs worth trying now: healthy ones first; those known to be down wait for their next check."""
+        urls = [u for u in ml.get("urls") or [] if isinstance(u, str) and u]
+        checks = ml.get("availabilityChecks") or {}
+        return [u for u in urls if self.check(u, checks)]
+
+    def predict(self, ml: dict[str, Any], entries: dict[str, Any], *, image_path: str | None = None,
+                text: str | None = None) -> tuple[dict[str, Any], str]:
+        """(upstream's answer, who answered: a URL or "in-process").
+        :raises MlError: no URL answered and this process cannot either (the message says why)."""
+        if not ml.get("enabled", True):
+            raise MlUnavailable("Machine learning is disabled")
+        for url in self.remote_order(ml):
+            try:
+                return post_predict(url, entries, image_path=image_path, text=text, timeout=self.timeout), url
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                log.warning('machine learning request to "%s" failed: %s', url, e)
+                self._set(url, False)
+        return self.local.predict(entries, image_path=image_path, text=text), "in-process"
+
+
+_routers: dict[str, Router] = {}
+_routers_lock = threading.Lock()
+
+
+def router(ctx: Any) -> Router:
+    """The process's router for this server's models directory."""
+    models = str(ctx.settings.models_path)
+    with _routers_lock:
+        found = _routers.get(models)
+        if found is None:
+            found = _routers[models] = Router(models)
+        return found
+
+
+def predict(ctx: Any, ml: dict[str, Any], entries: dict[str, Any], *, image_path: str | None = None,
+            text: str | None = None) -> dict[str, Any]:
+    return router(ctx).predict(ml, entries, image_path=image_path, text=text)[0]
