@@ -19,9 +19,9 @@
    Target: <= 150 ms per photo.
 2. Server RSS. Two fresh `immich-lite serve` processes one after the other: faces off (admin PUTs
    machineLearning.facialRecognition.enabled=false through /api/system-config before uploading) and default
-   config (faces on). Each gets the 13 face photos from 3 parallel uploaders; the script waits until
-   GET /api/queues shows nothing active/waiting/delayed, waits 2 s more, then reads VmRSS/VmHWM of the server
-   process. Faces, people and failed jobs are counted in the data dir's DB after the server stopped.
+   config (faces on); OCR (on by default) is switched off on both, so the difference is the face models.
+   Each gets the 13 face photos from 3 parallel uploaders; the script waits until GET /api/queues shows
+   nothing active/waiting/delayed, waits 2 s more, then reads VmRSS/VmHWM of the server process. Faces, people and failed jobs are counted in the data dir's DB after the server stopped.
    Target: faces on <= +150 MB RSS over faces off.
 3. Clustering. A temp DB through `immich_lite.db.Database` (schema + migrations + sqlite-vec): one user,
    N assets (default 10,000) with one `asset_face` each and its `face_search` embedding, drawn as P synthetic
@@ -259,14 +259,14 @@ def server_rss(photos: list[Path], tmp: Path, faces_on: bool) -> dict[str, Any]:
     try:
         srv.start()
         srv.login_admin()
-        if not faces_on:
-            status, cfg = srv.request("GET", "/api/system-config")
-            if status != 200:
-                raise RuntimeError(f"GET /api/system-config: {status} {cfg}")
-            cfg["machineLearning"]["facialRecognition"]["enabled"] = False
-            status, body = srv.request("PUT", "/api/system-config", cfg)
-            if status != 200:
-                raise RuntimeError(f"PUT /api/system-config: {status} {body}")
+        status, cfg = srv.request("GET", "/api/system-config")
+        if status != 200:
+            raise RuntimeError(f"GET /api/system-config: {status} {cfg}")
+        cfg["machineLearning"]["ocr"]["enabled"] = False  # OCR (on by default) off on both sides: faces alone
+        cfg["machineLearning"]["facialRecognition"]["enabled"] = faces_on
+        status, body = srv.request("PUT", "/api/system-config", cfg)
+        if status != 200:
+            raise RuntimeError(f"PUT /api/system-config: {status} {body}")
         time.sleep(1)
         out["before"] = proc_status(srv.pid)
         items = [(f"faces-{i}-{p.stem}", p.read_bytes()) for i, p in enumerate(photos)]
