@@ -21,7 +21,8 @@
    machineLearning.facialRecognition.enabled=false through /api/system-config before uploading) and default
    config (faces on); OCR (on by default) is switched off on both, so the difference is the face models.
    Each gets the 13 face photos from 3 parallel uploaders; the script waits until GET /api/queues shows
-   nothing active/waiting/delayed, waits 2 s more, then reads VmRSS/VmHWM of the server process. Faces, people and failed jobs are counted in the data dir's DB after the server stopped.
+   nothing active/waiting/delayed, waits 2 s more, then reads VmRSS/VmHWM of the server process.
+   Faces, people and failed jobs are counted in the data dir's DB after the server stopped.
    Target: faces on <= +150 MB RSS over faces off.
 3. Clustering. A temp DB through `immich_lite.db.Database` (schema + migrations + sqlite-vec): one user,
    N assets (default 10,000) with one `asset_face` each and its `face_search` embedding, drawn as P synthetic
