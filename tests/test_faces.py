@@ -154,7 +154,10 @@ def test_refresh_faces_for_one_asset_keeps_its_faces(library: Any) -> None:
 
 
 def test_faces_off_means_no_detection(tmp_path: Path) -> None:
+    from immich_lite.services import faces  # noqa: PLC0415
+
     with admin_app(tmp_path / "data", workers=1) as (app, admin):
+        faces.engine(app.state.ctx).unload()  # one engine per process: another test may have loaded it
         config = admin.get("/api/system-config").json()
         config["machineLearning"]["facialRecognition"]["enabled"] = False
         assert admin.put("/api/system-config", json=config).status_code == 200
@@ -162,8 +165,6 @@ def test_faces_off_means_no_detection(tmp_path: Path) -> None:
         jobs.drain(app.state.ctx, timeout=120)
         assert admin.get("/api/faces", params={"id": asset}).json() == []
         assert admin.get("/api/server/features").json()["facialRecognition"] is False
-        from immich_lite.services import faces  # noqa: PLC0415
-
         assert not faces.engine(app.state.ctx).loaded
         # switched on later: the "missing" queue-all finds the photos never looked at, "all" starts over
         config["machineLearning"]["facialRecognition"]["enabled"] = True

@@ -40,6 +40,26 @@ def _serialize(vector: Any) -> str:
     return orjson.dumps(np.asarray(vector, dtype=np.float32), option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
+_shared_engines: dict[str, Any] = {}
+_shared_lock = threading.Lock()
+
+
+def _shared(kind: str) -> Any:
+    with _shared_lock:
+        found = _shared_engines.get(kind)
+        if found is None:
+            if kind == "faces":
+                from immich_lite.ml.faces import FaceEngine  # noqa: PLC0415
+
+                found = FaceEngine()
+            else:
+                from immich_lite.ml.ocr import OcrEngine  # noqa: PLC0415
+
+                found = OcrEngine()
+            _shared_engines[kind] = found
+        return found
+
+
 class InProcess:
     def __init__(self, models_dir: str | Path) -> None:
         self.models_dir = Path(models_dir)
@@ -48,13 +68,13 @@ class InProcess:
         self._clip: Any = None
         self._ocr: Any = None
 
-    # engines, created on first use (creating one loads nothing)
+    # engines, created on first use (creating one loads nothing). Faces and OCR use models from their packages,
+    # the same for every models directory: one engine each per process, so a second server object in the same
+    # process (tests) does not load them again.
     def faces(self) -> Any:
         with self._lock:
             if self._faces is None:
-                from immich_lite.ml.faces import FaceEngine  # noqa: PLC0415
-
-                self._faces = FaceEngine()
+                self._faces = _shared("faces")
             return self._faces
 
     def clip(self) -> Any:
@@ -68,9 +88,7 @@ class InProcess:
     def ocr(self) -> Any:
         with self._lock:
             if self._ocr is None:
-                from immich_lite.ml.ocr import OcrEngine  # noqa: PLC0415
-
-                self._ocr = OcrEngine()
+                self._ocr = _shared("ocr")
             return self._ocr
 
     def loaded(self) -> list[str]:

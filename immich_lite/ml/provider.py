@@ -106,12 +106,15 @@ def post_predict(url: str, entries: dict[str, Any], *, image_path: str | None, t
         conn.close()
 
 
+_HEALTH = _Health()
+
+
 class Router:
     """Routes `/predict` requests: the configured URLs as upstream, then this process's engines."""
 
     def __init__(self, models_dir: str | Path, *, clock: Any = time.monotonic) -> None:
         self.local = InProcess(models_dir)
-        self.health = _Health()
+        self.health = _HEALTH  # a URL is up or down for the whole process
         self.clock = clock
         self.timeout = 600.0  # a predict may take long on a slow box; the availability check is what is short
 
