@@ -4,8 +4,8 @@ run on onnxruntime instead of dlib's own CPU code.
 Why: the dlib-bin wheels are built without BLAS, so dlib computes one 128-D descriptor in ~100 ms on these cores
 (and far more on a Pi); the same network on onnxruntime (MLAS, SIMD, threads) takes a few ms. Nothing is
 converted ahead of time or downloaded: the weights are read from the installed .dat file when the face models
-load, and the network is rebuilt as an ONNX graph in memory. The descriptors equal dlib's own to float rounding
-(tests/ml/test_faces_engine.py compares them on the corpus faces).
+load, and the network is rebuilt as an ONNX graph in memory (written directly as protobuf, see below). The
+descriptors equal dlib's own to float rounding (tests/ml/test_faces_engine.py compares them on the corpus faces).
 
 The .dat file is dlib's own serialization of its `anet_type` (dlib tools/python/src/face_recognition.cpp): a
 ResNet-29 on a 150x150 RGB chip. Layers are written input first, each starting with its version string (e.g.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -119,6 +118,56 @@ def _read_fc(data: bytes) -> np.ndarray:
     raise FormatError("no fc layer")
 
 
+# -- a minimal ONNX (protobuf) writer ----------------------------------------------------------------------------
+# The graph is written here rather than with the `onnx` package: importing it costs ~17 MB RSS and its model objects
+# hold every weight twice more while serialising; this writes each weight's bytes once. Field numbers from
+# onnx/onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto, TypeProto).
+
+def _varint(n: int) -> bytes:
+    n &= (1 << 64) - 1  # int64 as protobuf encodes it (two's complement for negatives)
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _int(field: int, n: int) -> bytes:
+    return _varint(field << 3) + _varint(n)
+
+
+def _bytes(field: int, data: bytes) -> bytes:
+    return _varint(field << 3 | 2) + _varint(len(data)) + data
+
+
+def _str(field: int, text: str) -> bytes:
+    return _bytes(field, text.encode())
+
+
+def _attribute(name: str, value: int | list[int]) -> bytes:
+    if isinstance(value, list):  # AttributeProto.INTS = 7
+        return _str(1, name) + _int(20, 7) + b"".join(_int(8, v) for v in value)
+    return _str(1, name) + _int(20, 2) + _int(3, value)  # AttributeProto.INT = 2
+
+
+def _node(op: str, inputs: list[str], outputs: list[str], **attrs: int | list[int]) -> bytes:
+    return (b"".join(_str(1, i) for i in inputs) + b"".join(_str(2, o) for o in outputs) + _str(3, outputs[0])
+            + _str(4, op) + b"".join(_bytes(5, _attribute(k, v)) for k, v in attrs.items()))
+
+
+def _tensor(name: str, array: np.ndarray) -> bytes:
+    kind = {np.dtype(np.float32): 1, np.dtype(np.int64): 7}[array.dtype]  # TensorProto.FLOAT / INT64
+    return (b"".join(_int(1, d) for d in array.shape) + _int(2, kind) + _str(8, name)
+            + _bytes(9, np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False).tobytes()))
+
+
+def _value_info(name: str, dims: list[int | str]) -> bytes:
+    shape = b"".join(_bytes(1, _int(1, d) if isinstance(d, int) else _str(2, d)) for d in dims)
+    tensor_type = _int(1, 1) + _bytes(2, shape)  # elem_type FLOAT, shape
+    return _str(1, name) + _bytes(2, _bytes(1, tensor_type))
+
+
 # (filters, downsample) per residual unit, input to output (alevel4 .. alevel0)
 _UNITS = [(32, False)] * 3 + [(64, True)] + [(64, False)] * 3 + [(128, True)] + [(128, False)] * 2 + \
          [(256, True)] + [(256, False)] * 2 + [(256, True)]
@@ -127,16 +176,14 @@ _UNITS = [(32, False)] * 3 + [(64, True)] + [(64, False)] * 3 + [(128, True)] + 
 def build_model(dat_path: str | Path) -> bytes:
     """The network as a serialized ONNX model: input "chips" (N, 3, 150, 150) float32, already normalised as
     dlib's input layer does; output "descriptors" (N, 128)."""
-    import onnx  # noqa: PLC0415 (loaded with the face models only)
-    from onnx import TensorProto, helper, numpy_helper  # noqa: PLC0415
-
     data = Path(dat_path).read_bytes()
     convs, affines, fc = _read_convs(data), _read_affines(data), _read_fc(data)
+    del data
     if len(convs) != 1 + 2 * len(_UNITS) or len(affines) != len(convs) or fc.shape != (256, 128):
         raise FormatError(f"not dlib's face recognition ResNet ({len(convs)} conv, {len(affines)} affine, "
                           f"fc {fc.shape})")
-    nodes: list[Any] = []
-    inits: list[Any] = []
+    nodes: list[bytes] = []
+    inits: list[bytes] = []
     counter = [0]
 
     def name(prefix: str) -> str:
@@ -145,7 +192,7 @@ def build_model(dat_path: str | Path) -> bytes:
 
     def const(array: np.ndarray, prefix: str = "w") -> str:
         n = name(prefix)
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(array), n))
+        inits.append(_tensor(n, array))
         return n
 
     def conv_affine(x: str, shape: tuple[int, int, int], i: int) -> tuple[str, tuple[int, int, int]]:
@@ -157,14 +204,14 @@ def build_model(dat_path: str | Path) -> bytes:
         bias = c.bias * gamma + beta
         k = c.weight.shape[2]
         y = name("conv")
-        nodes.append(helper.make_node("Conv", [x, const(weight), const(bias)], [y], kernel_shape=[k, k],
-                                      strides=[c.stride, c.stride], pads=[c.pad] * 4))
+        nodes.append(_node("Conv", [x, const(weight), const(bias)], [y], kernel_shape=[k, k],
+                           strides=[c.stride, c.stride], pads=[c.pad] * 4))
         size = (shape[1] + 2 * c.pad - k) // c.stride + 1
         return y, (c.weight.shape[0], size, size)
 
     def relu(x: str) -> str:
         y = name("relu")
-        nodes.append(helper.make_node("Relu", [x], [y]))
+        nodes.append(_node("Relu", [x], [y]))
         return y
 
     def pad_to(x: str, shape: tuple[int, int, int], target: tuple[int, int, int]) -> str:
@@ -172,14 +219,14 @@ def build_model(dat_path: str | Path) -> bytes:
             return x
         pads = [0, 0, 0, 0, 0, target[0] - shape[0], target[1] - shape[1], target[2] - shape[2]]
         y = name("pad")
-        nodes.append(helper.make_node("Pad", [x, const(np.array(pads, dtype=np.int64), "p")], [y]))
+        nodes.append(_node("Pad", [x, const(np.array(pads, dtype=np.int64), "p")], [y]))
         return y
 
     x, shape = "chips", (3, CHIP_SIZE, CHIP_SIZE)
     x, shape = conv_affine(x, shape, 0)
     x = relu(x)
     y = name("maxpool")
-    nodes.append(helper.make_node("MaxPool", [x], [y], kernel_shape=[3, 3], strides=[2, 2]))
+    nodes.append(_node("MaxPool", [x], [y], kernel_shape=[3, 3], strides=[2, 2]))
     x, shape = y, (shape[0], (shape[1] - 3) // 2 + 1, (shape[2] - 3) // 2 + 1)
     i = 1
     for filters, down in _UNITS:
@@ -191,26 +238,23 @@ def build_model(dat_path: str | Path) -> bytes:
         i += 2
         if down:  # dlib residual_down: the skip path is avg_pool<2,2,2,2> of the unit's input
             s = name("avgpool")
-            nodes.append(helper.make_node("AveragePool", [skip], [s], kernel_shape=[2, 2], strides=[2, 2]))
+            nodes.append(_node("AveragePool", [skip], [s], kernel_shape=[2, 2], strides=[2, 2]))
             skip, skip_shape = s, (skip_shape[0], (skip_shape[1] - 2) // 2 + 1, (skip_shape[2] - 2) // 2 + 1)
         # dlib add_prev: the sum has the larger of both shapes, each side zero-padded to it
         target = tuple(max(a, b) for a, b in zip(hs, skip_shape, strict=True))
         s = name("add")
-        nodes.append(helper.make_node("Add", [pad_to(h, hs, target), pad_to(skip, skip_shape, target)], [s]))
+        nodes.append(_node("Add", [pad_to(h, hs, target), pad_to(skip, skip_shape, target)], [s]))
         x, shape = relu(s), target
     g = name("gap")
-    nodes.append(helper.make_node("GlobalAveragePool", [x], [g]))
+    nodes.append(_node("GlobalAveragePool", [x], [g]))
     f = name("flat")
-    nodes.append(helper.make_node("Flatten", [g], [f], axis=1))
-    nodes.append(helper.make_node("MatMul", [f, const(fc)], ["descriptors"]))
-    graph = helper.make_graph(
-        nodes, "dlib_face_recognition_resnet_model_v1",
-        [helper.make_tensor_value_info("chips", TensorProto.FLOAT, ["n", 3, CHIP_SIZE, CHIP_SIZE])],
-        [helper.make_tensor_value_info("descriptors", TensorProto.FLOAT, ["n", 128])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="immich-lite")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+    nodes.append(_node("Flatten", [g], [f], axis=1))
+    nodes.append(_node("MatMul", [f, const(fc)], ["descriptors"]))
+    graph = (b"".join(_bytes(1, n) for n in nodes) + _str(2, "dlib_face_recognition_resnet_model_v1")
+             + b"".join(_bytes(5, t) for t in inits)
+             + _bytes(11, _value_info("chips", ["n", 3, CHIP_SIZE, CHIP_SIZE]))
+             + _bytes(12, _value_info("descriptors", ["n", 128])))
+    return _int(1, 8) + _str(2, "immich-lite") + _bytes(7, graph) + _bytes(8, _str(1, "") + _int(2, 17))
 
 
 def chips_to_input(chips: list[np.ndarray]) -> np.ndarray:
@@ -231,10 +275,21 @@ class Descriptor:
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False  # one 150 px chip at a time: an arena only keeps memory
         self.session = ort.InferenceSession(build_model(dat_path), options, providers=["CPUExecutionProvider"])
+        _release_heap()  # the .dat file and the model bytes are gone: give their heap back
 
     def __call__(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
             return np.zeros((0, 128), dtype=np.float32)
         return self.session.run(["descriptors"], {"chips": chips_to_input(chips)})[0]
 
+
+
+def _release_heap() -> None:
+    import ctypes  # noqa: PLC0415
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass

@@ -285,7 +285,6 @@ def test_onnx_descriptor_equals_dlibs_own_resnet(engine: FaceEngine) -> None:
 
 
 def test_dlib_onnx_rejects_a_file_that_is_not_the_face_resnet(tmp_path: Path) -> None:
-    pytest.importorskip("onnx")
     from immich_lite.ml import dlib_onnx
 
     other = tmp_path / "landmarks.dat"
