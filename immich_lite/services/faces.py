@@ -10,6 +10,7 @@ join the nearest person within `maxDistance`, or wait (deferred once, then picke
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -289,12 +290,14 @@ class _Recognizer:
         self.person: dict[str, str | None] = {}   # candidate face -> person id (None: unassigned)
         self.matchable: dict[str, bool] = {}      # visible, neither it nor its asset deleted
         self.birth: dict[str, str | None] = {}    # person -> birth date
+        self._near: dict[str, list[str]] = {}    # face -> candidates within the limit, nearest first
         self.new_people: list[tuple[str, str]] = []  # (person id, founding face)
         self.assign: list[tuple[str, str]] = []      # (face, person)
         self.deferred: list[str] = []
 
     def _learn(self, face_ids: list[str]) -> None:
         missing = [f for f in face_ids if f not in self.matchable]
+        missing.sort()
         for i in range(0, len(missing), 500):
             chunk = missing[i:i + 500]
             for f in chunk:
@@ -309,18 +312,28 @@ class _Recognizer:
                 if r["person_id"]:
                     self.birth[r["person_id"]] = r["birth_date"]
 
-    def _nearest(self, row: int) -> list[str]:
-        """Face ids within the limit of face `row`, nearest first (ties in index order)."""
+    def prepare(self, face_ids: list[str]) -> None:
+        """The within-limit candidates of every face of the run at once: one matrix-matrix product per block of
+        faces instead of one matrix-vector product each (distances do not depend on who is assigned), and what
+        the rule asks of all those candidates read in a few queries."""
         import numpy as np  # noqa: PLC0415
 
-        e = self.matrix[row]
-        # |m - e|^2 = |m|^2 - 2 m.e + |e|^2: one matrix-vector product, no n x 128 temporary
-        d2 = self.norms - 2 * (self.matrix @ e) + float(e @ e)
-        within = np.flatnonzero(d2 <= self.limit2)
-        order = within[np.argsort(d2[within], kind="stable")]
-        out = [self.ids[i] for i in order]
-        self._learn(out)
-        return [f for f in out if self.matchable[f]]
+        rows = [self.index[f] for f in dict.fromkeys(face_ids) if f in self.index and f not in self._near]
+        for i in range(0, len(rows), 256):
+            block = rows[i:i + 256]
+            q = self.matrix[block]
+            d2 = self.norms[None, :] - 2 * (q @ self.matrix.T) + self.norms[block][:, None]
+            for row, line in zip(block, d2, strict=True):
+                within = np.flatnonzero(line <= self.limit2)
+                self._near[self.ids[row]] = [self.ids[j] for j in within[np.argsort(line[within], kind="stable")]]
+        self._learn(list({c for f in face_ids for c in self._near.get(f, ())}))
+
+    def _nearest(self, row: int) -> list[str]:
+        """Face ids within the limit of face `row`, nearest first (ties in index order), matchable ones only."""
+        face_id = self.ids[row]
+        if face_id not in self._near:
+            self.prepare([face_id])
+        return [f for f in self._near[face_id] if self.matchable[f]]
 
     def _usable(self, face_id: str, min_birth_date: str | None) -> bool:
         person = self.person.get(face_id)
@@ -334,8 +347,8 @@ class _Recognizer:
         if self.person.get(face["id"]) or face["person_id"]:
             return JobStatus.SKIPPED
         born_by = face["file_created_at"]
-        near = [f for f in self._nearest(row) if self._usable(f, born_by)]
-        matches = near[:self.min_faces]
+        near = (f for f in self._nearest(row) if self._usable(f, born_by))  # looked at only as far as needed
+        matches = list(itertools.islice(near, self.min_faces))
         if self.min_faces > 1 and len(matches) <= 1:
             return JobStatus.SKIPPED  # only itself
         core = len(matches) >= self.min_faces and face["visibility"] == "timeline"
@@ -406,6 +419,13 @@ def recognize_face(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     limit, min_faces = match_threshold(float(settings["maxDistance"])), int(settings["minFaces"])
     runs: dict[str, _Recognizer] = {}
     statuses = []
+    by_owner: dict[str, list[str]] = {}
+    for face_id, face in rows.items():
+        if face["source_type"] == SOURCE_ML and not face["person_id"]:
+            by_owner.setdefault(face["owner_id"], []).append(face_id)
+    for owner_id, owned in by_owner.items():
+        runs[owner_id] = _Recognizer(conn, owner_id, limit, min_faces)
+        runs[owner_id].prepare(owned)
     for face_id in face_ids:
         face = rows.get(face_id)
         if face is None:
