@@ -14,6 +14,7 @@ again in the same transaction as the config change, so a search never mixes dime
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -288,18 +289,25 @@ def search_smart(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[str, 
     return search._response(items, str(page + 1) if has_next else None)
 
 
-def _check(conn: Any, joins: str, cond: str, args: list[Any], keys: np.ndarray, rowids: np.ndarray) -> set[int]:
-    """Which candidates pass every filter (and still have the embedding the scan saw)."""
+def _check(conn: Any, f: repo.Filter, keys: np.ndarray, rowids: np.ndarray) -> set[int]:
+    """Which candidates pass every filter (and still have the embedding the scan saw). The candidates drive the
+    query (repos.search's `keys`: SQLite loops over them, not over the owners' assets)."""
+    allowed = None if f.keys is None else set(f.keys)
     passed: set[int] = set()
     for i in range(0, len(keys), 5000):
-        chunk_keys, chunk_rows = keys[i:i + 5000], rowids[i:i + 5000]
-        marks = ",".join("?" * len(chunk_keys))
+        chunk_keys = [int(k) for k in keys[i:i + 5000] if allowed is None or int(k) in allowed]
+        if not chunk_keys:
+            continue
+        g = dataclasses.replace(f, keys=chunk_keys)
+        joins, cond, args = repo.where(g)
+        chunk_rows = [int(r) for r in rowids[i:i + 5000]]
+        marks = ",".join("?" * len(chunk_rows))
         cur = conn.cursor()
         cur.row_trace = None
         passed.update(r[0] for r in cur.execute(
-            f"SELECT a.rowid FROM {joins} WHERE {cond} AND a.rowid IN ({marks}) AND EXISTS "
+            f"SELECT a.rowid FROM {joins} WHERE {cond} AND EXISTS "
             f"(SELECT 1 FROM smart_search s WHERE s.asset_id = a.id AND s.rowid IN ({marks}))",
-            [*args, *map(int, chunk_keys), *map(int, chunk_rows)]))
+            [*args, *chunk_rows]))
     return passed
 
 
@@ -315,8 +323,8 @@ def _ranked(conn: Any, f: repo.Filter, embedding: np.ndarray, need: int) -> list
     total = index.size(conn)
     while True:
         rowids, keys, _ = index.nearest(conn, embedding, take)
-        passed = _check(conn, joins, cond, args, keys, rowids)
-        ranked = [int(k) for k in keys if int(k) in passed]
+        passed = _check(conn, f, keys, rowids)
+        ranked = list(dict.fromkeys(int(k) for k in keys if int(k) in passed))  # a replaced row: nearest copy
         if len(ranked) >= need or len(keys) < take:
             return ranked
         rate = max(len(passed), 1) / max(len(keys), 1)
@@ -326,6 +334,6 @@ def _ranked(conn: Any, f: repo.Filter, embedding: np.ndarray, need: int) -> list
             allowed = np.fromiter((r[0] for r in cur.execute(f"SELECT a.rowid FROM {joins} WHERE {cond}", args)),
                                   dtype=np.int64)
             rowids, keys, _ = index.nearest_among(conn, embedding, allowed, need)
-            passed = _check(conn, joins, cond, args, keys, rowids)
-            return [int(k) for k in keys if int(k) in passed]
+            passed = _check(conn, f, keys, rowids)
+            return list(dict.fromkeys(int(k) for k in keys if int(k) in passed))
         take = int(min(max(take * 4, need / rate * 2), total))
