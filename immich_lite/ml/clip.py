@@ -31,7 +31,6 @@ for any model.
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import math
 import string
@@ -44,6 +43,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pyvips
+
+from immich_lite.ml.lifecycle import release_heap
 
 Half = Literal["visual", "textual"]
 
@@ -224,7 +225,7 @@ class ClipEngine:
         with self._load_lock:
             self._models = _Loaded()
             self._dims.clear()
-        _release_heap()
+        release_heap()
 
     def idle_unload(self, ttl_seconds: float) -> bool:
         """Free each half unused for `ttl_seconds` (<= 0 disables). True if anything was unloaded."""
@@ -240,7 +241,7 @@ class ClipEngine:
             if dropped:
                 self._models = keep
         if dropped:
-            _release_heap()
+            release_heap()
         return dropped
 
     def _visual(self, model_name: str) -> _Visual:
@@ -409,11 +410,3 @@ def _preprocess(image_path: str, visual: _Visual) -> np.ndarray:
     x = pixels.astype(np.float32) / 255.0
     x = (x - visual.mean) / visual.std
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
-
-
-def _release_heap() -> None:
-    """Hand freed heap back to the OS (glibc keeps freed model memory in RSS otherwise)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from immich_lite.ml.lifecycle import release_heap
+
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25  # dlib face_recognition_model_v1: get_face_chip_details(face, 150, 0.25)
 MEAN_RGB = (122.782, 117.001, 104.298)  # dlib input_rgb_image defaults: (pixel - mean) / 256
@@ -277,19 +279,9 @@ class Descriptor:
         options.log_severity_level = 3
         options.enable_cpu_mem_arena = False  # one 150 px chip at a time: an arena only keeps memory
         self.session = ort.InferenceSession(build_model(dat_path), options, providers=["CPUExecutionProvider"])
-        _release_heap()  # the .dat file and the model bytes are gone: give their heap back
+        release_heap()  # the .dat file and the model bytes are gone: give their heap back
 
     def __call__(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
             return np.zeros((0, 128), dtype=np.float32)
         return self.session.run(["descriptors"], {"chips": chips_to_input(chips)})[0]
-
-
-
-def _release_heap() -> None:
-    import ctypes  # noqa: PLC0415
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass

@@ -37,7 +37,6 @@ Immich's `maxDistance` onto it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import math
 import threading
@@ -49,6 +48,8 @@ from typing import Any
 
 import numpy as np
 import pyvips
+
+from immich_lite.ml.lifecycle import LazyModels
 
 DEFAULT_MAX_SIDE = 1280  # long side the detector sees (see module docstring for the measurements)
 UPSAMPLE = 0  # HOG pyramid upsampling: 1 finds 40 px faces but costs ~4x at the same max_side
@@ -202,7 +203,7 @@ def _decode(image_path: str) -> pyvips.Image:
     return image.copy_memory()
 
 
-class FaceEngine:
+class FaceEngine(LazyModels):
     """dlib face detection + embeddings with lazily loaded models (~40 MB RSS), safe to call from worker threads.
 
     Models load on the first `detect` (or `load`), under one lock. dlib's detector scanner holds per-call state,
@@ -213,45 +214,12 @@ class FaceEngine:
     """
 
     def __init__(self, *, upsample: int = UPSAMPLE, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock=clock)
         self.upsample = upsample
-        self._clock = clock
-        self._models: _Models | None = None
-        self._load_lock = threading.Lock()
         self._infer_lock = threading.Lock()
-        self.last_used = clock()
 
-    @property
-    def loaded(self) -> bool:
-        return self._models is not None
-
-    def load(self) -> None:
-        """Load the models now (otherwise the first `detect` does)."""
-        self._ensure_loaded()
-
-    def unload(self) -> None:
-        """Free the models; the next `detect` loads them again."""
-        with self._load_lock:
-            self._models = None
-        _release_heap()
-
-    def idle_unload(self, ttl_seconds: float) -> bool:
-        """Unload if loaded and unused for `ttl_seconds` (<= 0 disables). True if it unloaded."""
-        with self._load_lock:
-            if self._models is None or ttl_seconds <= 0 or self._clock() - self.last_used < ttl_seconds:
-                return False
-            self._models = None
-        _release_heap()
-        return True
-
-    def _ensure_loaded(self) -> _Models:
-        models = self._models
-        if models is None:
-            with self._load_lock:
-                models = self._models
-                if models is None:
-                    models = self._models = _load_models()
-        self.last_used = self._clock()
-        return models
+    def _load(self) -> _Models:
+        return _load_models()
 
     def detect(self, image_path: str, *, min_score: float,
                max_side: int = DEFAULT_MAX_SIDE) -> tuple[int, int, list[Face]]:
@@ -299,14 +267,6 @@ class FaceEngine:
         self.last_used = self._clock()
         faces.sort(key=lambda f: (f.x1, f.y1))
         return width, height, faces
-
-
-def _release_heap() -> None:
-    """Hand freed heap back to the OS: without it glibc keeps the ~60 MB the models and buffers used in RSS."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
-        pass
 
 
 def _face_chip(image: Any, shape: Any) -> Any:

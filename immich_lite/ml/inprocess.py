@@ -32,12 +32,20 @@ class ModelMissing(MlError):
     status = 500
 
 
+class InvalidRequest(MlError):
+    """Entries that are not upstream's request shape (FastAPI's 422 "Invalid request format.")."""
+
+    status = 422
+
+    def __init__(self) -> None:
+        super().__init__("Invalid request format.")
+
+
 def _serialize(vector: Any) -> str:
     """An embedding as upstream sends it: a JSON array of float32 values in a string."""
-    import numpy as np  # noqa: PLC0415
-    import orjson  # noqa: PLC0415
+    from immich_lite.ml.clip import embedding_to_json  # noqa: PLC0415
 
-    return orjson.dumps(np.asarray(vector, dtype=np.float32), option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return embedding_to_json(vector)
 
 
 _shared_engines: dict[str, Any] = {}
@@ -115,14 +123,14 @@ class InProcess:
     def predict(self, entries: dict[str, Any], *, image_path: str | None = None,
                 text: str | None = None) -> dict[str, Any]:
         if not isinstance(entries, dict) or not entries:
-            raise MlError("Invalid request format.")
+            raise InvalidRequest()
         if image_path is None and text is None:
             raise MlError("Either image or text must be provided")
         out: dict[str, Any] = {}
         size: tuple[int, int] | None = None
         for task, types in entries.items():
             if not isinstance(types, dict):
-                raise MlError("Invalid request format.")
+                raise InvalidRequest()
             if task == FACE_TASK:
                 if image_path is None:
                     raise MlError(f"Task {task} needs an image")
@@ -169,7 +177,7 @@ class InProcess:
                 return _serialize(engine.encode_text(text, str(entry.get("modelName", "")), language))
         except ClipMissing as e:
             raise ModelMissing(str(e)) from None
-        raise MlError("Invalid request format.")
+        raise InvalidRequest()
 
 
 def _image_size(path: str) -> tuple[int, int]:

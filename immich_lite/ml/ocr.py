@@ -31,11 +31,9 @@ upstream's server stores from that answer (its columns are `real`, so every numb
 """
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +42,8 @@ from typing import Any
 
 import numpy as np
 import pyvips
+
+from immich_lite.ml.lifecycle import LazyModels
 
 DEFAULT_MAX_RESOLUTION = 736  # upstream machineLearning.ocr.maxResolution default (short side, shrink only)
 DEFAULT_MIN_DETECTION_SCORE = 0.5  # machineLearning.ocr.minDetectionScore default
@@ -230,7 +230,7 @@ def _detector_input(image: pyvips.Image, max_resolution: int) -> np.ndarray:
     return np.ascontiguousarray(pixels.transpose(2, 0, 1)[np.newaxis])
 
 
-class OcrEngine:
+class OcrEngine(LazyModels):
     """RapidOCR detection + recognition with lazily loaded models, safe to call from worker threads.
 
     Models load on the first `read` (or `load`), under one lock. onnxruntime sessions are thread-safe and the
@@ -240,44 +240,11 @@ class OcrEngine:
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic, threads: int = THREADS) -> None:
+        super().__init__(clock=clock)
         self.threads = min(max(1, threads), 2)
-        self._clock = clock
-        self._models: _Models | None = None
-        self._load_lock = threading.Lock()
-        self.last_used = clock()
 
-    @property
-    def loaded(self) -> bool:
-        return self._models is not None
-
-    def load(self) -> None:
-        """Load the models now (otherwise the first `read` does)."""
-        self._ensure_loaded()
-
-    def unload(self) -> None:
-        """Free the models; the next `read` loads them again."""
-        with self._load_lock:
-            self._models = None
-        _release_heap()
-
-    def idle_unload(self, ttl_seconds: float) -> bool:
-        """Unload if loaded and unused for `ttl_seconds` (<= 0 disables). True if it unloaded."""
-        with self._load_lock:
-            if self._models is None or ttl_seconds <= 0 or self._clock() - self.last_used < ttl_seconds:
-                return False
-            self._models = None
-        _release_heap()
-        return True
-
-    def _ensure_loaded(self) -> _Models:
-        models = self._models
-        if models is None:
-            with self._load_lock:
-                models = self._models
-                if models is None:
-                    models = self._models = _load_models(self.threads)
-        self.last_used = self._clock()
-        return models
+    def _load(self) -> _Models:
+        return _load_models(self.threads)
 
     def read(self, image_path: str, *, min_detection_score: float = DEFAULT_MIN_DETECTION_SCORE,
              min_recognition_score: float = DEFAULT_MIN_RECOGNITION_SCORE,
@@ -324,11 +291,3 @@ def _reading_order(boxes: np.ndarray, sort: Callable[[np.ndarray], np.ndarray]) 
     tagged[:, :4] = boxes
     tagged[:, 4, 0] = np.arange(len(boxes))
     return [int(i) for i in sort(tagged)[:, 4, 0]]
-
-
-def _release_heap() -> None:
-    """Hand freed heap back to the OS: without it glibc keeps the models' memory in RSS."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
-        pass

@@ -83,7 +83,7 @@ def create_ml_app(models_dir: str | Path, *, model_ttl: float = 300.0, tmp_dir: 
                                                  image_path=str(image.path) if image else None,
                                                  text=None if image else text)
             except MlError as e:
-                return _detail(e.status if e.status != 400 else 422 if "format" in str(e) else 400, str(e))
+                return _detail(e.status, str(e))
             except Exception as e:  # noqa: BLE001 (an undecodable image: upstream answers 4xx/5xx, never hangs)
                 log.warning("predict failed: %s", e)
                 return _detail(400, f"Cannot process the input: {type(e).__name__}")

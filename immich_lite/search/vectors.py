@@ -99,38 +99,46 @@ class VectorIndex:
         self._m = m
         return m
 
-    def nearest(self, conn: Any, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The `count` rows nearest to `query` by cosine distance, nearest first (ties by asset key):
-        (smart_search rowids, asset rowids, distances). Empty when the stored dimension differs."""
+    def _distances(self, conn: Any, query: np.ndarray) -> tuple[_Matrix, np.ndarray] | None:
+        """The current matrix and every row's cosine distance to `query`; None when the stored dimension differs
+        or nothing is stored."""
         with self._lock:
             m = self._current(conn)
             self.last_used = self._clock()
         q = np.asarray(query, dtype=np.float32).ravel()
         if m.dim != q.size or not len(m.rowids):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return None
         norm = float(np.linalg.norm(q))
-        distances = 1.0 - (m.matrix @ (q / norm if norm > 0 else q))
-        count = min(count, len(distances))
-        part = np.argpartition(distances, count - 1)[:count] if count < len(distances) else np.arange(len(distances))
-        order = part[np.lexsort((m.keys[part], distances[part]))]
-        return m.rowids[order], m.keys[order], distances[order]
+        return m, 1.0 - (m.matrix @ (q / norm if norm > 0 else q))
+
+    @staticmethod
+    def _ordered(m: _Matrix, rows: np.ndarray, distances: np.ndarray,
+                 count: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`rows` (with their `distances`) nearest first, ties by asset key; the first `count` when given."""
+        if count is not None and count < len(distances):
+            part = np.argpartition(distances, count - 1)[:count]
+            rows, distances = rows[part], distances[part]
+        order = np.lexsort((m.keys[rows], distances))
+        return m.rowids[rows][order], m.keys[rows][order], distances[order]
+
+    def nearest(self, conn: Any, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The `count` rows nearest to `query` by cosine distance, nearest first (ties by asset key):
+        (smart_search rowids, asset rowids, distances). Empty when the stored dimension differs."""
+        found = self._distances(conn, query)
+        if found is None:
+            return _EMPTY
+        m, distances = found
+        return self._ordered(m, np.arange(len(distances)), distances, count)
 
     def nearest_among(self, conn: Any, query: np.ndarray, allowed: np.ndarray,
                       count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """As `nearest`, among the rows whose asset rowid is in `allowed` (a selective filter's matches)."""
-        with self._lock:
-            m = self._current(conn)
-            self.last_used = self._clock()
-        q = np.asarray(query, dtype=np.float32).ravel()
-        rows = np.flatnonzero(np.isin(m.keys, allowed)) if len(m.rowids) else np.zeros(0, np.int64)
-        if m.dim != q.size or not len(rows):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-        norm = float(np.linalg.norm(q))
-        distances = 1.0 - (m.matrix[rows] @ (q / norm if norm > 0 else q))
-        count = min(count, len(distances))
-        part = np.argpartition(distances, count - 1)[:count] if count < len(distances) else np.arange(len(distances))
-        order = part[np.lexsort((m.keys[rows][part], distances[part]))]
-        return m.rowids[rows][order], m.keys[rows][order], distances[order]
+        found = self._distances(conn, query)
+        if found is None:
+            return _EMPTY
+        m, distances = found
+        rows = np.flatnonzero(np.isin(m.keys, allowed))
+        return self._ordered(m, rows, distances[rows], count)
 
     def size(self, conn: Any) -> int:
         with self._lock:
@@ -138,19 +146,15 @@ class VectorIndex:
 
     def within(self, conn: Any, query: np.ndarray, max_distance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every row within `max_distance` (cosine) of `query`, nearest first."""
-        with self._lock:
-            m = self._current(conn)
-            self.last_used = self._clock()
-        q = np.asarray(query, dtype=np.float32).ravel()
-        if m.dim != q.size or not len(m.rowids):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-        norm = float(np.linalg.norm(q))
-        distances = 1.0 - (m.matrix @ (q / norm if norm > 0 else q))
-        hit = np.flatnonzero(distances <= max_distance)
-        order = hit[np.lexsort((m.keys[hit], distances[hit]))]
-        return m.rowids[order], m.keys[order], distances[order]
+        found = self._distances(conn, query)
+        if found is None:
+            return _EMPTY
+        m, distances = found
+        rows = np.flatnonzero(distances <= max_distance)
+        return self._ordered(m, rows, distances[rows], None)
 
 
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
 _indexes: dict[str, VectorIndex] = {}
 _indexes_lock = threading.Lock()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
 from typing import Any
 
 from immich_lite import ids, jobs
@@ -46,10 +45,8 @@ def engine(ctx: Ctx) -> Any:
 
 def unload_if_idle(ctx: Ctx, ttl: float) -> bool:
     """Free the face models after `ttl` idle seconds (upstream's machine-learning modelTtl). True if it unloaded."""
-    found = engine(ctx)
-    if not found.loaded or ttl <= 0 or time.monotonic() - found.last_used < ttl:
+    if not engine(ctx).idle_unload(ttl):
         return False
-    found.unload()
     log.info("face models unloaded after %.0f s idle", ttl)
     return True
 
@@ -180,12 +177,9 @@ def queue_detect_faces(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     if not force:
         sql += (" AND NOT EXISTS (SELECT 1 FROM asset_job_status s WHERE s.asset_id = a.id "
                 "AND s.faces_recognized_at IS NOT NULL)")
-    rows = [r["id"] for r in ctx.db.reader().execute(sql + " ORDER BY a.id")]
-    for i in range(0, len(rows), 1000):
-        with ctx.db.write() as w:
-            for asset_id in rows[i:i + 1000]:
-                jobs.enqueue(w, JobName.ASSET_DETECT_FACES, {"id": asset_id})
-    return JobStatus.SUCCESS
+    from immich_lite.services.queue import fan_out  # noqa: PLC0415
+
+    return fan_out(ctx, sql + " ORDER BY a.id", (), JobName.ASSET_DETECT_FACES)
 
 
 # -- recognition -----------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from immich_lite.search import text
 from immich_lite.services.system_config import config_view
 
 log = logging.getLogger("immich_lite.ocr")
-BATCH = 1000
 
 
 def enabled(config: dict[str, Any]) -> bool:
@@ -54,12 +53,9 @@ def queue_ocr(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
            "(SELECT 1 FROM asset_file f WHERE f.asset_id = a.id AND f.type = 'preview')")
     if not force:
         sql += " AND NOT EXISTS (SELECT 1 FROM asset_job_status s WHERE s.asset_id = a.id AND s.ocr_at IS NOT NULL)"
-    found = [r["id"] for r in ctx.db.reader().execute(sql + " ORDER BY a.id")]
-    for i in range(0, len(found), BATCH):
-        with ctx.db.write() as w:
-            for asset_id in found[i:i + BATCH]:
-                jobs.enqueue(w, JobName.OCR, {"id": asset_id})
-    return JobStatus.SUCCESS
+    from immich_lite.services.queue import fan_out  # noqa: PLC0415
+
+    return fan_out(ctx, sql + " ORDER BY a.id", (), JobName.OCR)
 
 
 @jobs.register(JobName.OCR, QueueName.OCR)

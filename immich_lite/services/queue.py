@@ -223,8 +223,10 @@ def create_job(ctx: Ctx, dto: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------------------------------------
 # *QueueAll jobs: one child job per asset that needs it (upstream media/metadata/sidecar services)
 
-def _fan_out(ctx: Ctx, sql: str, args: tuple[Any, ...], child: JobName,
-             edited_child: JobName | None = None, force: bool = False) -> JobStatus:
+def fan_out(ctx: Ctx, sql: str, args: tuple[Any, ...], child: JobName,
+            edited_child: JobName | None = None, force: bool = False) -> JobStatus:
+    """One `child` job per row of `sql` (an `id` column; rows of edited assets, `is_edited`, only with `force` or
+    to `edited_child`; other rows always), queued in batches of BATCH per transaction."""
     if not jobs.is_registered(child):
         return JobStatus.SKIPPED
     with ctx.db.read() as conn:
@@ -252,7 +254,7 @@ def queue_generate_thumbnails(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
             OR (a.is_edited = 1 AND NOT EXISTS (SELECT 1 FROM asset_file f WHERE f.asset_id = a.id
                                                 AND f.type = 'fullsize' AND f.is_edited = 1))
             OR a.thumbhash IS NULL)"""
-    return _fan_out(ctx, sql + " ORDER BY a.id", (), JobName.ASSET_GENERATE_THUMBNAILS,
+    return fan_out(ctx, sql + " ORDER BY a.id", (), JobName.ASSET_GENERATE_THUMBNAILS,
                     JobName.ASSET_EDIT_THUMBNAIL_GENERATION, force)
 
 
@@ -262,7 +264,7 @@ def queue_extract_metadata(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     if not data.get("force"):
         sql += (" AND NOT EXISTS (SELECT 1 FROM asset_job_status s WHERE s.asset_id = a.id "
                 "AND s.metadata_extracted_at IS NOT NULL)")
-    return _fan_out(ctx, sql + " ORDER BY a.id", (), JobName.ASSET_EXTRACT_METADATA, force=True)
+    return fan_out(ctx, sql + " ORDER BY a.id", (), JobName.ASSET_EXTRACT_METADATA, force=True)
 
 
 @jobs.register(JobName.ASSET_ENCODE_VIDEO_QUEUE_ALL, QueueName.VIDEO_CONVERSION)
@@ -271,7 +273,7 @@ def queue_encode_video(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     if not data.get("force"):
         sql += (" AND a.visibility != 'hidden' AND NOT EXISTS (SELECT 1 FROM asset_file f WHERE f.asset_id = a.id"
                 " AND f.type = 'encoded_video')")
-    return _fan_out(ctx, sql + " ORDER BY a.id", (), JobName.ASSET_ENCODE_VIDEO, force=True)
+    return fan_out(ctx, sql + " ORDER BY a.id", (), JobName.ASSET_ENCODE_VIDEO, force=True)
 
 
 @jobs.register(JobName.SIDECAR_QUEUE_ALL, QueueName.SIDECAR)
@@ -279,7 +281,7 @@ def queue_sidecar(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     sql = "SELECT a.id FROM asset a WHERE 1 = 1"
     if not data.get("force"):
         sql += " AND NOT EXISTS (SELECT 1 FROM asset_file f WHERE f.asset_id = a.id AND f.type = 'sidecar')"
-    return _fan_out(ctx, sql + " ORDER BY a.id", (), JobName.SIDECAR_CHECK, force=True)
+    return fan_out(ctx, sql + " ORDER BY a.id", (), JobName.SIDECAR_CHECK, force=True)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -162,10 +162,11 @@ def get_features(ctx: Ctx) -> dict[str, bool]:
     from immich_lite.services import faces, ocr, smart_search  # noqa: PLC0415
 
     config = system_config.get_config(ctx)
+    smart = smart_search.available(ctx, config)
     return {
-        "smartSearch": smart_search.available(ctx, config),
+        "smartSearch": smart,
         "facialRecognition": faces.enabled(config),
-        "duplicateDetection": smart_search.duplicates_enabled(config) and smart_search.available(ctx, config),
+        "duplicateDetection": smart and smart_search.duplicates_enabled(config),
         "ocr": ocr.enabled(config),
         "map": bool(config["map"]["enabled"]),
         "reverseGeocoding": bool(config["reverseGeocoding"]["enabled"]) and _reverse_geocoding_available(),

@@ -32,11 +32,10 @@ from immich_lite.jobs import JobName, JobStatus, QueueName
 from immich_lite.repos import search as repo
 from immich_lite.repos import system_metadata
 from immich_lite.search.vectors import index_for
-from immich_lite.services.system_config import config_view, get_config
+from immich_lite.services.system_config import config_view
 
 log = logging.getLogger("immich_lite.smart_search")
 STATE_KEY = "smart-search"  # {"modelName", "dimension"} of what smart_search holds
-BATCH = 1000
 DEFAULT_SIZE = 100
 DUPLICATE_SEARCH_LIMIT = 64
 _TEXT_CACHE_SIZE = 100
@@ -101,12 +100,9 @@ def queue_smart_search(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     sql = ("SELECT a.id FROM asset a WHERE a.deleted_at IS NULL AND a.visibility != 'hidden' AND EXISTS "
            "(SELECT 1 FROM asset_file f WHERE f.asset_id = a.id AND f.type = 'preview') "
            "AND NOT EXISTS (SELECT 1 FROM smart_search s WHERE s.asset_id = a.id) ORDER BY a.id")
-    found = [r["id"] for r in ctx.db.reader().execute(sql)]
-    for i in range(0, len(found), BATCH):
-        with ctx.db.write() as w:
-            for asset_id in found[i:i + BATCH]:
-                jobs.enqueue(w, JobName.SMART_SEARCH, {"id": asset_id})
-    return JobStatus.SUCCESS
+    from immich_lite.services.queue import fan_out  # noqa: PLC0415
+
+    return fan_out(ctx, sql, (), JobName.SMART_SEARCH)
 
 
 def _follow_smart_search(ctx: Ctx, conn: Any, data: dict[str, Any]) -> list[Any]:
@@ -138,7 +134,7 @@ def embed_asset(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
             return JobStatus.SKIPPED  # deleted meanwhile
         state = system_metadata.get(w, STATE_KEY) or {}
         if state.get("modelName") != model or state.get("dimension") != len(vector):
-            if get_config(ctx, w)["machineLearning"]["clip"]["modelName"] != model:
+            if config_view(ctx, w)["machineLearning"]["clip"]["modelName"] != model:
                 return JobStatus.SKIPPED  # the model changed while this ran: the queue-all embeds it again
             if state:  # stored by another model or size: start over with this one, never mix
                 w.execute("DELETE FROM smart_search")
@@ -168,12 +164,9 @@ def queue_duplicates(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     if not data.get("force"):
         sql += (" AND NOT EXISTS (SELECT 1 FROM asset_job_status j WHERE j.asset_id = a.id "
                 "AND j.duplicates_detected_at IS NOT NULL)")
-    found = [r["id"] for r in ctx.db.reader().execute(sql + " ORDER BY a.id")]
-    for i in range(0, len(found), BATCH):
-        with ctx.db.write() as w:
-            for asset_id in found[i:i + BATCH]:
-                jobs.enqueue(w, JobName.ASSET_DETECT_DUPLICATES, {"id": asset_id})
-    return JobStatus.SUCCESS
+    from immich_lite.services.queue import fan_out  # noqa: PLC0415
+
+    return fan_out(ctx, sql + " ORDER BY a.id", (), JobName.ASSET_DETECT_DUPLICATES)
 
 
 @jobs.register(JobName.ASSET_DETECT_DUPLICATES, QueueName.DUPLICATE_DETECTION)
@@ -257,7 +250,7 @@ def search_smart(ctx: Ctx, auth: AuthContext, dto: dict[str, Any]) -> dict[str, 
     from immich_lite.services import search  # noqa: PLC0415
 
     search.require_elevated(auth, dto)
-    config = get_config(ctx)
+    config = config_view(ctx)
     if not enabled(config):
         raise BadRequest("Smart search is not enabled")
     conn = ctx.db.reader()
