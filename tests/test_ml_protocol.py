@@ -151,3 +151,77 @@ def test_with_every_url_down_the_server_does_the_work_itself(server: tuple[LiveS
     asset = admin.upload(sign_jpeg().replace(b"\xff\xd9", b"\x00\xff\xd9"), "sign2.jpg").json()["id"]
     _drain(srv, admin)
     assert [line["text"] for line in admin.get(f"/api/assets/{asset}/ocr").json()] == ["Birthday Party 2024"]
+
+
+def test_a_url_that_never_answers_holds_up_no_write(server: tuple[LiveServer, User]) -> None:
+    """A machine-learning URL that accepts and then says nothing (a hung container, a resolver that never
+    answers): while its availability check hangs, uploads and other writes go on; the check is not made
+    inside a job's write transaction."""
+    import socket
+    import threading
+
+    srv, admin = server
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = threading.Event()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)  # read nothing, answer nothing
+            accepted.set()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        with srv.client() as c:
+            config = c.get("/api/system-config", headers=admin.headers).json()
+            config["machineLearning"]["urls"] = [f"http://127.0.0.1:{listener.getsockname()[1]}"]
+            config["machineLearning"]["availabilityChecks"]["timeout"] = 60_000
+            assert c.put("/api/system-config", json=config, headers=admin.headers).status_code == 200
+        first = admin.upload(red_jpeg().replace(b"\xff\xd9", b"\x01\xff\xd9"), "red3.jpg")
+        assert first.status_code == 201, first.text
+        assert accepted.wait(60), srv.log_tail()  # a check is hanging on the silent URL now
+        with srv.client(timeout=20) as c:  # these need the write lock, which no check holds
+            r = admin.upload(red_jpeg().replace(b"\xff\xd9", b"\x02\xff\xd9"), "red4.jpg", client=c)
+            assert r.status_code == 201, r.text
+            r = c.put("/api/assets", json={"ids": [first.json()["id"]], "isFavorite": True}, headers=admin.headers)
+            assert r.status_code == 204, r.text
+        assert held, "the check is still waiting on the silent URL"
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+        with srv.client() as c:  # leave the module's server without the silent URL
+            config = c.get("/api/system-config", headers=admin.headers).json()
+            config["machineLearning"]["urls"] = []
+            config["machineLearning"]["availabilityChecks"]["timeout"] = 2000
+            c.put("/api/system-config", json=config, headers=admin.headers)
+
+
+def test_a_name_lookup_that_hangs_is_bounded_by_the_check_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The socket timeout does not cover getaddrinfo; a resolver that never answers must not stretch a 2 s
+    availability check to its own retries (tens of seconds)."""
+    import socket
+    import threading
+
+    from immich_lite.ml import provider
+
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def hanging(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "hangs.invalid":
+            release.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+        start = time.monotonic()
+        assert provider.ping("http://hangs.invalid:3003", 0.5) is False
+        assert time.monotonic() - start < 5  # the lookup alone would take 30 s
+    finally:
+        release.set()

@@ -9,6 +9,11 @@ run upstream's compose file) is used when it is there, and a Pi without it does 
 be down is not tried again until its next availability check is due, so a dead URL costs one timeout per
 interval, not one per photo.
 
+A check never holds anyone up longer than its timeout, name lookup included (a resolver that does not answer
+can take tens of seconds, and the socket timeout does not cover it), and a caller that must not wait at all
+(a job's follow-ups, computed inside the write transaction; /server/features) reads the last known state and
+leaves the check to a background thread.
+
 Requests are multipart (`entries` JSON + `image` file or `text`), streamed from the preview file.
 """
 from __future__ import annotations
@@ -17,6 +22,7 @@ import http.client
 import json
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -40,7 +46,48 @@ class _Health:
     def __init__(self) -> None:
         self.healthy: dict[str, bool] = {}
         self.checked: dict[str, float] = {}
+        self.running: dict[str, threading.Event] = {}  # one check per URL at a time
         self.lock = threading.Lock()
+
+
+def resolve(host: str, port: int, timeout: float) -> list[Any]:
+    """getaddrinfo bounded by `timeout` (the lookup goes on in a daemon thread if the resolver hangs).
+    :raises OSError: no answer in time, or no such name."""
+    box: list[Any] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            box.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as e:
+            box.append(e)
+        done.set()
+
+    threading.Thread(target=lookup, name="ml-resolve", daemon=True).start()
+    if not done.wait(timeout):
+        raise OSError(f"no address for {host} within {timeout:g} s")
+    if isinstance(box[0], OSError):
+        raise box[0]
+    return box[0]
+
+
+def _bounded_connect(address: tuple[str, int], timeout: float, source: Any = None) -> socket.socket:
+    """socket.create_connection whose name lookup is bounded by the same timeout."""
+    host, port = address
+    last: OSError = OSError(f"no address for {host}")
+    for family, kind, proto, _, sockaddr in resolve(host, port, timeout if timeout else 30.0):
+        sock = socket.socket(family, kind, proto)
+        try:
+            if timeout:
+                sock.settimeout(timeout)
+            if source:
+                sock.bind(source)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as e:
+            sock.close()
+            last = e
+    raise last
 
 
 def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
@@ -49,6 +96,8 @@ def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, s
         raise OSError(f"not an http(s) URL: {url}")
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = cls(parts.hostname, parts.port, timeout=timeout)
+    # the lookup inside the timeout too (HTTPSConnection.connect wraps what this returns)
+    conn._create_connection = lambda addr, t, src=None: _bounded_connect(addr, min(t, timeout), src)  # type: ignore[attr-defined]
     path = parts.path or "/"
     return conn, path + (f"?{parts.query}" if parts.query else "")
 
@@ -136,18 +185,47 @@ class Router:
             self.health.healthy[url] = healthy
             self.health.checked[url] = self.clock()
 
-    def check(self, url: str, checks: dict[str, Any]) -> bool:
+    def check(self, url: str, checks: dict[str, Any], *, wait: bool = True) -> bool | None:
+        """Is the URL up? A fresh result is reused; else one thread pings it while the others wait for that
+        answer (wait=True) or get the last known state at once, None when there is none (wait=False)."""
         fresh = self._is_healthy(url, checks)
         if fresh is not None:
             return fresh
-        ok = ping(url, float(checks.get("timeout", 2000)) / 1000)
-        self._set(url, ok)
+        timeout = float(checks.get("timeout", 2000)) / 1000
+        with self.health.lock:
+            running = self.health.running.get(url)
+            mine = running is None
+            if mine:
+                running = self.health.running[url] = threading.Event()
+            last = self.health.healthy.get(url)
+        if not mine:
+            if not wait:
+                return last
+            running.wait(timeout + 1)
+            return self.health.healthy.get(url, False)
+        if not wait:
+            threading.Thread(target=self._ping, args=(url, timeout, running), name="ml-ping", daemon=True).start()
+            return last
+        return self._ping(url, timeout, running)
+
+    def _ping(self, url: str, timeout: float, running: threading.Event) -> bool:
+        ok = False
+        try:
+            ok = ping(url, timeout)
+        finally:
+            self._set(url, ok)
+            with self.health.lock:
+                self.health.running.pop(url, None)
+            running.set()
         return ok
 
-    def remote_order(self, ml: dict[str, Any]) -> list[str]:
-        """The URLs worth trying now: healthy ones first; those known to be down wait for their next check."""
+    def remote_order(self, ml: dict[str, Any], *, wait: bool = True) -> list[str]:
+        """The URLs worth trying now: healthy ones first; those known to be down wait for their next check.
+        With wait=False, nothing is pinged here: the URLs not known to be down (a check runs in the background)."""
         urls = [u for u in ml.get("urls") or [] if isinstance(u, str) and u]
         checks = ml.get("availabilityChecks") or {}
+        if not wait:
+            return [u for u in urls if self.check(u, checks, wait=False) is not False]
         return [u for u in urls if self.check(u, checks)]
 
     def predict(self, ml: dict[str, Any], entries: dict[str, Any], *, image_path: str | None = None,

@@ -28,7 +28,8 @@ def _follow_thumbnails(ctx: Ctx, conn: Any, data: dict[str, Any]) -> list[Any]:
     follow: list[Any] = [JobName.ASSET_ENCODE_VIDEO] if a["type"] == "VIDEO" else []
     if a["visibility"] != "hidden":
         config = config_view(ctx, conn)
-        if smart_search.available(ctx, config):  # a model to run: else no job that can only fail
+        # a model to run, else no job that can only fail; no URL is pinged here (inside the write transaction)
+        if smart_search.available(ctx, config, wait=False):
             follow.append(JobName.SMART_SEARCH)
         if faces.enabled(config):
             follow.append(JobName.ASSET_DETECT_FACES)
@@ -38,7 +39,8 @@ def _follow_thumbnails(ctx: Ctx, conn: Any, data: dict[str, Any]) -> list[Any]:
 
 
 @register(JobName.ASSET_GENERATE_THUMBNAILS, QueueName.THUMBNAIL_GENERATION,
-          then=(JobName.ASSET_ENCODE_VIDEO, JobName.SMART_SEARCH, JobName.ASSET_DETECT_FACES, JobName.OCR), follow=_follow_thumbnails)
+          then=(JobName.ASSET_ENCODE_VIDEO, JobName.SMART_SEARCH, JobName.ASSET_DETECT_FACES, JobName.OCR),
+          follow=_follow_thumbnails)
 def generate_thumbnails(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
     conn = ctx.db.reader()
     a = repo.get(conn, data["id"])

@@ -55,16 +55,17 @@ def duplicates_enabled(config: dict[str, Any]) -> bool:
     return enabled(config) and bool(ml["duplicateDetection"]["enabled"])
 
 
-def available(ctx: Ctx, config: dict[str, Any]) -> bool:
+def available(ctx: Ctx, config: dict[str, Any], *, wait: bool = True) -> bool:
     """Smart search can answer: enabled, and a configured URL is up or the model is in the models directory.
-    (A model that is missing is reported here as false, and in each SmartSearch job's error.)"""
+    With wait=False (inside a write transaction) no URL is pinged: one not known to be down counts, and the
+    SmartSearch job asks again, waiting, before it runs."""
     if not enabled(config):
         return False
     from immich_lite.ml import provider  # noqa: PLC0415
 
     ml = config["machineLearning"]
     r = provider.router(ctx)
-    return bool(r.remote_order(ml)) or r.local.clip_available(ml["clip"]["modelName"])
+    return r.local.clip_available(ml["clip"]["modelName"]) or bool(r.remote_order(ml, wait=wait))
 
 
 def on_config_change(w: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -125,6 +126,8 @@ def embed_asset(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         return JobStatus.FAILED
     if asset["visibility"] == "hidden":
         return JobStatus.SKIPPED
+    if not available(ctx, config):
+        return JobStatus.SKIPPED  # no URL answers and no model here: nothing to run (queued while that was unknown)
     model = config["machineLearning"]["clip"]["modelName"]
     answer = provider.predict(ctx, config["machineLearning"], {"clip": {"visual": {"modelName": model}}},
                               image_path=str(ctx.storage.absolute(preview["path"])))
