@@ -20,6 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from immich_lite.ml.lifecycle import release_heap
+from immich_lite.ml.onnx_proto import model
+from immich_lite.ml.onnx_proto import node as _node
+from immich_lite.ml.onnx_proto import tensor as _tensor
+from immich_lite.ml.onnx_proto import value_info as _value_info
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25  # dlib face_recognition_model_v1: get_face_chip_details(face, 150, 0.25)
@@ -120,56 +124,6 @@ def _read_fc(data: bytes) -> np.ndarray:
     raise FormatError("no fc layer")
 
 
-# -- a minimal ONNX (protobuf) writer ----------------------------------------------------------------------------
-# The graph is written here rather than with the `onnx` package: importing it costs ~17 MB RSS and its model objects
-# hold every weight twice more while serialising; this writes each weight's bytes once. Field numbers from
-# onnx/onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto, TypeProto).
-
-def _varint(n: int) -> bytes:
-    n &= (1 << 64) - 1  # int64 as protobuf encodes it (two's complement for negatives)
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _int(field: int, n: int) -> bytes:
-    return _varint(field << 3) + _varint(n)
-
-
-def _bytes(field: int, data: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(data)) + data
-
-
-def _str(field: int, text: str) -> bytes:
-    return _bytes(field, text.encode())
-
-
-def _attribute(name: str, value: int | list[int]) -> bytes:
-    if isinstance(value, list):  # AttributeProto.INTS = 7
-        return _str(1, name) + _int(20, 7) + b"".join(_int(8, v) for v in value)
-    return _str(1, name) + _int(20, 2) + _int(3, value)  # AttributeProto.INT = 2
-
-
-def _node(op: str, inputs: list[str], outputs: list[str], **attrs: int | list[int]) -> bytes:
-    return (b"".join(_str(1, i) for i in inputs) + b"".join(_str(2, o) for o in outputs) + _str(3, outputs[0])
-            + _str(4, op) + b"".join(_bytes(5, _attribute(k, v)) for k, v in attrs.items()))
-
-
-def _tensor(name: str, array: np.ndarray) -> bytes:
-    kind = {np.dtype(np.float32): 1, np.dtype(np.int64): 7}[array.dtype]  # TensorProto.FLOAT / INT64
-    return (b"".join(_int(1, d) for d in array.shape) + _int(2, kind) + _str(8, name)
-            + _bytes(9, np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False).tobytes()))
-
-
-def _value_info(name: str, dims: list[int | str]) -> bytes:
-    shape = b"".join(_bytes(1, _int(1, d) if isinstance(d, int) else _str(2, d)) for d in dims)
-    tensor_type = _int(1, 1) + _bytes(2, shape)  # elem_type FLOAT, shape
-    return _str(1, name) + _bytes(2, _bytes(1, tensor_type))
-
-
 # (filters, downsample) per residual unit, input to output (alevel4 .. alevel0)
 _UNITS = [(32, False)] * 3 + [(64, True)] + [(64, False)] * 3 + [(128, True)] + [(128, False)] * 2 + \
          [(256, True)] + [(256, False)] * 2 + [(256, True)]
@@ -252,11 +206,8 @@ def build_model(dat_path: str | Path) -> bytes:
     f = name("flat")
     nodes.append(_node("Flatten", [g], [f], axis=1))
     nodes.append(_node("MatMul", [f, const(fc)], ["descriptors"]))
-    graph = (b"".join(_bytes(1, n) for n in nodes) + _str(2, "dlib_face_recognition_resnet_model_v1")
-             + b"".join(_bytes(5, t) for t in inits)
-             + _bytes(11, _value_info("chips", ["n", 3, CHIP_SIZE, CHIP_SIZE]))
-             + _bytes(12, _value_info("descriptors", ["n", 128])))
-    return _int(1, 8) + _str(2, "immich-lite") + _bytes(7, graph) + _bytes(8, _str(1, "") + _int(2, 17))
+    return model(nodes, inits, [_value_info("chips", ["n", 3, CHIP_SIZE, CHIP_SIZE])],
+                 [_value_info("descriptors", ["n", 128])], "dlib_face_recognition_resnet_model_v1")
 
 
 def chips_to_input(chips: list[np.ndarray]) -> np.ndarray:

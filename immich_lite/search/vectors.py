@@ -1,16 +1,27 @@
-"""The CLIP embeddings of smart_search as one in-memory float32 matrix, scanned with one matrix-vector product.
+"""The CLIP embeddings of smart_search, scanned in memory as 8-bit codes, with exact answers.
 
-Measured on these 2 cores at 100,000 x 512: numpy's scan ~16 ms, sqlite-vec's vec0 k-NN ~130 ms (its wheel has no
-SIMD), a binary-quantised vec0 pre-search ~190 ms and poor recall; so the exact scan runs in numpy, over rows read
-from SQLite (the source of truth: 100,000 rows read in ~0.7 s on the first search).
+A search reads every stored vector once, so its cost is memory traffic: 100,000 x 512 float32 is 205 MB per query,
+~20 ms on these 2 cores for numpy's matrix-vector product (sqlite-vec's vec0 k-NN measured ~130 ms, its wheel
+has no SIMD). Here each row is kept as 512 int8 codes (its own scale: x ~ codes / scale), a quarter of that, and
+scanned by onnxruntime's MatMulInteger with the codes as a constant (packed once; uint8 with zero point 128 on
+both sides, the kernel that never saturates on any CPU): ~4 ms at 100,000.
 
-The matrix follows the table through smart_search_state (migration 0010): rows added since it was read are read
-on the next search (only those); after deletes or replacements beyond a few percent it is read again. Rows a
-search finds that were deleted meanwhile are dropped by the caller's check against the table (`rowid` and
-`asset rowid` come with each hit). The matrix is freed after `ttl` idle seconds, so an idle server holds none.
+The answers stay exact. Each row keeps |x - x^| (its quantisation error) and |x^|; for a query q (unit length)
+and its own codes q^, |q.x - q^.x^| <= |x - x^| + |q - q^| |x^|. So the k nearest by the codes' lower bounds give
+a similarity the true k-th nearest must reach, only rows whose upper bound reaches it can be among them, and
+those few are compared exactly from their stored float32 BLOBs (SQLite, the source of truth: a row deleted since
+the scan is simply not found). The same bound makes `within` exact.
+
+The codes follow the table through smart_search_state (migration 0010): rows added since the scan was built are
+read on the next search (only those) and kept as float32 beside it until there are enough to build it again;
+after deletes or replacements beyond a few percent it is built again. The whole of it is freed after `ttl` idle
+seconds, so an idle server holds none. Without onnxruntime (or if its answer ever differs from numpy's integer
+product, checked when the scan is built) the codes are scanned by numpy, slower and just as exact.
 """
 from __future__ import annotations
 
+import itertools
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -18,7 +29,77 @@ from typing import Any
 
 import numpy as np
 
-STALE_FRACTION = 0.05  # removed rows beyond this share of the matrix: read it all again
+log = logging.getLogger("immich_lite.search")
+
+STALE_FRACTION = 0.05  # removed rows beyond this share of the scan: build it again
+REBUILD_TAIL = 2048    # rows added since the build, kept as float32, beyond which (and 5 %) it is built again
+SLACK = 1e-5           # float32 rounding in the scale products, added to every bound
+CHUNK = 8192           # rows per step of the numpy scan and per exact read
+
+
+def _quantise(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(int8 codes, 1/scale, |x - x^|, |x^|) per row of unit vectors `m`."""
+    peak = np.abs(m).max(axis=1) if len(m) else np.zeros(0, np.float32)
+    scale = np.where(peak > 0, 127.0 / np.where(peak > 0, peak, 1.0), 1.0).astype(np.float32)
+    codes = np.rint(m * scale[:, None]).astype(np.int8)
+    inv = (1.0 / scale).astype(np.float32)
+    approx = codes.astype(np.float32) * inv[:, None]
+    err = np.linalg.norm(m - approx, axis=1).astype(np.float32)
+    norm = np.linalg.norm(approx, axis=1).astype(np.float32)
+    return codes, inv, err, norm
+
+
+class _Scan:
+    """codes @ q for int8 query codes q, as exact int32: onnxruntime's MatMulInteger, or numpy."""
+
+    def __init__(self, codes: np.ndarray) -> None:
+        self.codes = codes  # kept only for the numpy path
+        self.session: Any = None
+        if len(codes):
+            self.session = self._session(codes)
+        if self.session is not None:
+            self.codes = None
+
+    @staticmethod
+    def _session(codes: np.ndarray) -> Any:
+        try:
+            import onnxruntime as ort  # noqa: PLC0415
+
+            from immich_lite.ml import onnx_proto as p  # noqa: PLC0415
+        except ImportError:
+            return None
+        n, dim = codes.shape
+        shifted = (codes.T.astype(np.int16) + 128).astype(np.uint8)  # (dim, n), zero point 128
+        graph = p.model([p.node("MatMulInteger", ["q", "codes", "zero", "zero"], ["scores"])],
+                        [p.tensor("codes", shifted), p.tensor("zero", np.array(128, dtype=np.uint8))],
+                        [p.value_info("q", [1, dim], np.uint8)], [p.value_info("scores", [1, n], np.int32)],
+                        "smart_search_scan", opset=13)
+        del shifted
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # measured: a second thread only adds its start-up
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False
+        session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        del graph
+        # the kernel must agree with integer arithmetic (it does where the codes are uint8 on both sides; checked
+        # here once per build, on a few thousand rows, so a CPU where it would not falls back to numpy)
+        probe = np.random.default_rng(n).integers(-127, 128, dim).astype(np.int8)
+        got = session.run(None, {"q": (probe.astype(np.int16) + 128).astype(np.uint8)[None, :]})[0][0]
+        rows = min(n, 4096)
+        if not np.array_equal(got[:rows], codes[:rows].astype(np.int32) @ probe.astype(np.int32)):
+            log.warning("smart search: onnxruntime's integer product differs from numpy's here; scanning in numpy")
+            return None
+        return session
+
+    def __call__(self, q: np.ndarray) -> np.ndarray:
+        if self.session is not None:
+            return self.session.run(None, {"q": (q.astype(np.int16) + 128).astype(np.uint8)[None, :]})[0][0]
+        if self.codes is None or not len(self.codes):
+            return np.zeros(0, np.int32)
+        qf = q.astype(np.float32)  # sums of 512 products of |x| <= 127 stay exact in float32 (< 2**24)
+        return np.concatenate([self.codes[i:i + CHUNK].astype(np.float32) @ qf
+                               for i in range(0, len(self.codes), CHUNK)]).astype(np.int32)
 
 
 @dataclass
@@ -26,10 +107,18 @@ class _Matrix:
     version: int
     removed: int
     max_rowid: int
-    rowids: np.ndarray      # smart_search rowids
+    rowids: np.ndarray      # smart_search rowids: the built rows, then the tail
     keys: np.ndarray        # asset rowids (what repos.search works with)
-    matrix: np.ndarray      # float32 (n, dim), rows L2-normalised
     dim: int
+    scan: _Scan             # over the built rows
+    inv: np.ndarray         # per built row: 1 / its scale
+    err: np.ndarray         # per built row: |x - x^|
+    norm: np.ndarray        # per built row: |x^|
+    tail: np.ndarray        # float32 unit rows added since the build (exact)
+
+    @property
+    def built(self) -> int:
+        return len(self.inv)
 
 
 class VectorIndex:
@@ -64,44 +153,68 @@ class VectorIndex:
                 np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)), [r[2] for r in rows])
 
     @staticmethod
-    def _stack(blobs: list[bytes], dim: int | None) -> tuple[np.ndarray, int]:
+    def _unit(blobs: list[bytes], dim: int) -> np.ndarray:
         if not blobs:
-            return np.zeros((0, dim or 0), dtype=np.float32), dim or 0
-        dim = dim or len(blobs[0]) // 4
-        good = [b for b in blobs if len(b) == dim * 4]
-        m = np.frombuffer(b"".join(good), dtype="<f4").reshape(len(good), dim).astype(np.float32)
+            return np.zeros((0, dim), dtype=np.float32)
+        m = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim).astype(np.float32)
         norms = np.linalg.norm(m, axis=1, keepdims=True)
         m /= np.where(norms > 0, norms, 1.0)
-        return m, dim
+        return m
+
+    def _build(self, conn: Any, state: Any) -> _Matrix:
+        """Read every row, CHUNK at a time (no float32 copy of the whole table is ever held), into codes."""
+        cur = conn.cursor()
+        cur.row_trace = None
+        top = cur.execute("SELECT length(embedding), count(*) FROM smart_search GROUP BY 1 "
+                          "ORDER BY 2 DESC, 1 LIMIT 1").fetchone()
+        dim = int(top[0]) // 4 if top else 0  # one model at a time; stray sizes dropped
+        max_rowid = int(conn.execute("SELECT coalesce(max(rowid), 0) AS n FROM smart_search").fetchone()["n"])
+        rowids, keys, parts = [], [], []
+        rows = cur.execute("SELECT s.rowid, a.rowid, s.embedding FROM smart_search s JOIN asset a ON a.id = s.asset_id "
+                           "WHERE length(s.embedding) = ? ORDER BY s.rowid", (dim * 4,))
+        while chunk := list(itertools.islice(rows, CHUNK)):
+            rowids.append(np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk)))
+            keys.append(np.fromiter((r[1] for r in chunk), dtype=np.int64, count=len(chunk)))
+            parts.append(_quantise(self._unit([r[2] for r in chunk], dim)))
+        codes, inv, err, norm = ((np.concatenate([p[i] for p in parts]) for i in range(4)) if parts else
+                                 (np.zeros((0, dim), np.int8), *(np.zeros(0, np.float32) for _ in range(3))))
+        del parts
+        return _Matrix(state["version"], state["removed"], max_rowid,
+                       np.concatenate(rowids) if rowids else np.zeros(0, np.int64),
+                       np.concatenate(keys) if keys else np.zeros(0, np.int64), dim, _Scan(codes), inv, err, norm,
+                       np.zeros((0, dim), dtype=np.float32))
 
     def _current(self, conn: Any) -> _Matrix:
+        """The scan as of one read snapshot (the caller's, or one taken here): state, rows and max rowid agree."""
+        if conn.in_transaction:
+            return self._current_in(conn)
+        conn.execute("BEGIN")
+        try:
+            return self._current_in(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def _current_in(self, conn: Any) -> _Matrix:
         state = conn.execute("SELECT version, removed FROM smart_search_state WHERE id = 1").fetchone()
         m = self._m
         if m is not None and m.version == state["version"]:
             return m
         if m is not None and state["removed"] - m.removed <= STALE_FRACTION * max(len(m.rowids), 1):
             rowids, keys, blobs = self._read(conn, m.max_rowid)  # only what was added since
-            sizes = {len(b) for b in blobs}
-            if sizes <= {m.dim * 4}:
-                add, _ = self._stack(blobs, m.dim)
+            tail = len(m.tail) + len(rowids)
+            if {len(b) for b in blobs} <= {m.dim * 4} and tail <= max(REBUILD_TAIL, STALE_FRACTION * m.built):
                 m = _Matrix(state["version"], m.removed, int(rowids[-1]) if len(rowids) else m.max_rowid,
-                            np.concatenate([m.rowids, rowids]), np.concatenate([m.keys, keys]),
-                            np.concatenate([m.matrix, add]) if len(add) else m.matrix, m.dim)
+                            np.concatenate([m.rowids, rowids]), np.concatenate([m.keys, keys]), m.dim, m.scan,
+                            m.inv, m.err, m.norm, np.concatenate([m.tail, self._unit(blobs, m.dim)]))
                 self._m = m
                 return m
-        rowids, keys, blobs = self._read(conn, 0)
-        sizes = [len(b) for b in blobs]
-        dim = max(set(sizes), key=sizes.count) // 4 if sizes else 0  # one model at a time; stray sizes dropped
-        keep = np.array([s == dim * 4 for s in sizes], dtype=bool)
-        matrix, _ = self._stack([b for b, k in zip(blobs, keep, strict=True) if k], dim)
-        m = _Matrix(state["version"], state["removed"], int(rowids[-1]) if len(rowids) else 0, rowids[keep],
-                    keys[keep], matrix, dim)
-        self._m = m
+        self._m = None  # the old scan's memory is free before the new one is built
+        m = self._m = self._build(conn, state)
         return m
 
-    def _distances(self, conn: Any, query: np.ndarray) -> tuple[_Matrix, np.ndarray] | None:
-        """The current matrix and every row's cosine distance to `query`; None when the stored dimension differs
-        or nothing is stored."""
+    def _bounds(self, conn: Any, query: np.ndarray) -> tuple[_Matrix, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The current scan, the unit query, and per row (built, then tail) an approximate cosine similarity
+        and how far the true one can be from it; None when the stored dimension differs or nothing is stored."""
         with self._lock:
             m = self._current(conn)
             self.last_used = self._clock()
@@ -109,7 +222,32 @@ class VectorIndex:
         if m.dim != q.size or not len(m.rowids):
             return None
         norm = float(np.linalg.norm(q))
-        return m, 1.0 - (m.matrix @ (q / norm if norm > 0 else q))
+        q = q / norm if norm > 0 else q
+        peak = float(np.abs(q).max())
+        scale = 127.0 / peak if peak > 0 else 1.0
+        qc = np.rint(q * scale).astype(np.int8)
+        q_err = float(np.linalg.norm(q - qc.astype(np.float32) / scale))
+        approx = m.scan(qc).astype(np.float32) * (m.inv / np.float32(scale))
+        bound = m.err + np.float32(q_err) * m.norm + np.float32(SLACK)
+        if len(m.tail):  # added since the build: exact already
+            approx = np.concatenate([approx, m.tail @ q])
+            bound = np.concatenate([bound, np.zeros(len(m.tail), np.float32)])
+        return m, q, approx, bound
+
+    def _exact(self, conn: Any, m: _Matrix, q: np.ndarray,
+               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows still stored, their exact cosine distances from their BLOBs, rows gone since they were read)."""
+        found: dict[int, bytes] = {}
+        cur = conn.cursor()
+        cur.row_trace = None
+        for i in range(0, len(rows), CHUNK):
+            ids_ = [int(r) for r in m.rowids[rows[i:i + CHUNK]]]
+            found.update(cur.execute(f"SELECT rowid, embedding FROM smart_search WHERE rowid IN "
+                                     f"({','.join('?' * len(ids_))})", ids_).fetchall())
+        present = np.array([len(found.get(int(r), b"")) == m.dim * 4 for r in m.rowids[rows]], dtype=bool)
+        gone, rows = rows[~present], rows[present]
+        sims = self._unit([found[int(r)] for r in m.rowids[rows]], m.dim) @ q if len(rows) else np.zeros(0)
+        return rows.astype(np.int64), (1.0 - sims).astype(np.float32), gone
 
     @staticmethod
     def _ordered(m: _Matrix, rows: np.ndarray, distances: np.ndarray,
@@ -121,24 +259,37 @@ class VectorIndex:
         order = np.lexsort((m.keys[rows], distances))
         return m.rowids[rows][order], m.keys[rows][order], distances[order]
 
+    def _nearest_of(self, conn: Any, found: tuple[_Matrix, np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray,
+                    count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The `count` nearest of `rows`, exactly: the k-th best lower bound is a similarity the k-th nearest
+        reaches, so only rows whose upper bound reaches it are compared exactly. Rows deleted since the build
+        leave the pool and the bound is taken again without them."""
+        m, q, approx, bound = found
+        while len(rows) and count > 0:
+            a, b = approx[rows], bound[rows]
+            k = min(count, len(rows))
+            floor = np.partition(a - b, len(rows) - k)[len(rows) - k]
+            hits, distances, gone = self._exact(conn, m, q, rows[a + b >= floor])
+            if not len(gone):
+                return self._ordered(m, hits, distances, count)
+            rows = np.setdiff1d(rows, gone, assume_unique=True)
+        return _EMPTY
+
     def nearest(self, conn: Any, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The `count` rows nearest to `query` by cosine distance, nearest first (ties by asset key):
         (smart_search rowids, asset rowids, distances). Empty when the stored dimension differs."""
-        found = self._distances(conn, query)
+        found = self._bounds(conn, query)
         if found is None:
             return _EMPTY
-        m, distances = found
-        return self._ordered(m, np.arange(len(distances)), distances, count)
+        return self._nearest_of(conn, found, np.arange(len(found[2])), count)
 
     def nearest_among(self, conn: Any, query: np.ndarray, allowed: np.ndarray,
                       count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """As `nearest`, among the rows whose asset rowid is in `allowed` (a selective filter's matches)."""
-        found = self._distances(conn, query)
+        found = self._bounds(conn, query)
         if found is None:
             return _EMPTY
-        m, distances = found
-        rows = np.flatnonzero(np.isin(m.keys, allowed))
-        return self._ordered(m, rows, distances[rows], count)
+        return self._nearest_of(conn, found, np.flatnonzero(np.isin(found[0].keys, allowed)), count)
 
     def size(self, conn: Any) -> int:
         with self._lock:
@@ -146,12 +297,13 @@ class VectorIndex:
 
     def within(self, conn: Any, query: np.ndarray, max_distance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every row within `max_distance` (cosine) of `query`, nearest first."""
-        found = self._distances(conn, query)
+        found = self._bounds(conn, query)
         if found is None:
             return _EMPTY
-        m, distances = found
-        rows = np.flatnonzero(distances <= max_distance)
-        return self._ordered(m, rows, distances[rows], None)
+        m, q, approx, bound = found
+        rows, distances, _ = self._exact(conn, m, q, np.flatnonzero(approx + bound >= 1.0 - max_distance))
+        keep = distances <= max_distance
+        return self._ordered(m, rows[keep], distances[keep], None)
 
 
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))

@@ -107,8 +107,12 @@ def queue_smart_search(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
 
 
 def _follow_smart_search(ctx: Ctx, conn: Any, data: dict[str, Any]) -> list[Any]:
-    """Upstream onDone of SmartSearch: duplicate detection, when it is on."""
-    return [JobName.ASSET_DETECT_DUPLICATES] if duplicates_enabled(config_view(ctx, conn)) else []
+    """Upstream onDone of SmartSearch: duplicate detection, when it is on, and when there is an embedding to
+    compare (a SmartSearch skipped because nothing could answer stored none: no job that can only fail)."""
+    if not duplicates_enabled(config_view(ctx, conn)):
+        return []
+    stored = conn.execute("SELECT 1 FROM smart_search WHERE asset_id = ?", (data.get("id"),)).fetchone()
+    return [JobName.ASSET_DETECT_DUPLICATES] if stored else []
 
 
 @jobs.register(JobName.SMART_SEARCH, QueueName.SMART_SEARCH, then=(JobName.ASSET_DETECT_DUPLICATES,),
