@@ -9,7 +9,9 @@
    `queryAssetId` through the real app (HTTP via Starlette's TestClient, in this process), page size 100; the
    first query (reads the rows into memory) and the median of --queries warm ones, unfiltered and with a filter
    (isFavorite, ~1 % of the assets). Anchor, same run, same vectors: numpy brute force (one float32 matrix-vector
-   product + argpartition of the 101 nearest), in memory. Targets: <= 100 ms at 100k and <= the anchor.
+   product + argpartition of the 101 nearest), in memory, against the vector search alone (index.nearest); and
+   the same HTTP queries with the vector search replaced by that brute force, against the real ones.
+   Targets: <= 100 ms at 100k and <= the anchor (both comparisons).
 3. Embedding jobs: --photos generated JPEGs uploaded to a fresh `immich-lite serve` whose models directory holds
    the tiny CLIP model of tests/helpers/tiny_clip.py; the SmartSearch jobs' throughput (photos/s from the first
    upload to drained queues, thumbnails included, with faces and OCR switched off so only CLIP runs after the
@@ -128,7 +130,9 @@ def bench_search(n: int, queries: int, tmp: Path) -> dict[str, Any]:
             assert r.status_code == 200, r.text
             return ms, [a["id"] for a in r.json()["assets"]["items"]]
 
+        rss_before = mib(proc_status(os.getpid()).get("VmRSS", 0))
         out["first_ms"], first = query(picks[0], {})
+        out["index_rss_mib"] = mib(proc_status(os.getpid()).get("VmRSS", 0)) - rss_before
         plain = [query(i, {})[0] for i in picks[1:]]
         fav = [query(i, {"isFavorite": True})[0] for i in picks[1:]]
         out["plain_ms"], out["fav_ms"] = median(plain), median(fav)
@@ -152,10 +156,40 @@ def bench_search(n: int, queries: int, tmp: Path) -> dict[str, Any]:
         scan = []
         for i in picks[1:]:
             t = time.perf_counter()
-            index.nearest(conn, vecs[i], 400)
+            index.nearest(conn, vecs[i], 128)
             scan.append((time.perf_counter() - t) * 1000)
         out["scan_ms"] = median(scan)
         out["rss_process_mib"] = mib(proc_status(os.getpid()).get("VmRSS", 0))
+
+        # anchor, end to end: the same HTTP queries with the server's vector search replaced by the numpy brute
+        # force above (float32 rows in memory, same answers), so both sides pay the same filters, SQL and JSON
+        from immich_lite.search import vectors  # noqa: PLC0415
+
+        pairs = conn.execute("SELECT s.rowid AS s, a.rowid AS a FROM smart_search s JOIN asset a ON a.id = s.asset_id "
+                             "ORDER BY s.rowid").fetchall()
+        rowids = np.array([r["s"] for r in pairs], dtype=np.int64)
+        keys = np.array([r["a"] for r in pairs], dtype=np.int64)
+
+        def brute(rows: np.ndarray, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            q = np.asarray(query, dtype=np.float32)
+            d = 1.0 - vecs[rows] @ (q / np.linalg.norm(q)) if len(rows) < n else 1.0 - vecs @ (q / np.linalg.norm(q))
+            if count < len(d):
+                part = np.argpartition(d, count - 1)[:count]
+                rows, d = rows[part], d[part]
+            order = np.lexsort((keys[rows], d))
+            return rowids[rows][order], keys[rows][order], d[order]
+
+        everything = np.arange(n)
+        saved = vectors.VectorIndex.nearest, vectors.VectorIndex.nearest_among
+        vectors.VectorIndex.nearest = lambda self, c, q, count: brute(everything, q, count)  # type: ignore[method-assign]
+        vectors.VectorIndex.nearest_among = (  # type: ignore[method-assign]
+            lambda self, c, q, allowed, count: brute(np.flatnonzero(np.isin(keys, allowed)), q, count))
+        try:
+            out["anchor_http_ms"] = median([query(i, {})[0] for i in picks[1:]])
+            out["anchor_http_fav_ms"] = median([query(i, {"isFavorite": True})[0] for i in picks[1:]])
+            out["anchor_same_page"] = query(picks[0], {})[1] == first
+        finally:
+            vectors.VectorIndex.nearest, vectors.VectorIndex.nearest_among = saved
     return out
 
 
@@ -280,20 +314,26 @@ def main() -> None:
 
         s = bench_search(n, queries, tmp)
         met_abs = s["plain_ms"] <= SEARCH_TARGET_MS
-        met_anchor = s["plain_ms"] <= s["anchor_ms"]
+        met_anchor = s["plain_ms"] <= s["anchor_http_ms"] and s["scan_ms"] <= s["anchor_ms"]
         print(f"\n## 2. smart search over {s['n']:,} stored 512-D embeddings (built in {s['build_s']:.1f} s), "
               f"POST /api/search/smart queryAssetId, size 100, median of {queries} queries")
         print(table(["what", "ms"], [
             ["first query (reads the rows into memory)", s["first_ms"]],
             ["query, no filter", s["plain_ms"]],
             ["query, isFavorite (1 % of assets)", s["fav_ms"]],
-            ["  part: the in-memory scan (index.nearest, 400 candidates)", s["scan_ms"]],
-            ["anchor: numpy brute force, top 101, in memory", s["anchor_ms"]]]))
-        print(f"first page equals the brute-force top 100: {'yes' if s['same_top100'] else 'NO'}; this process's "
-              f"VmRSS after the queries {s['rss_process_mib']:.0f} MiB")
+            ["  part: the vector search alone (index.nearest, 128 nearest, exact)", s["scan_ms"]],
+            ["anchor: numpy brute force, top 101, in memory", s["anchor_ms"]],
+            ["anchor end to end: the same queries, brute force in place of the vector search", s["anchor_http_ms"]],
+            ["  and with isFavorite", s["anchor_http_fav_ms"]]]))
+        print(f"first page equals the brute-force top 100: {'yes' if s['same_top100'] else 'NO'} (and the brute-force "
+              f"server's first page: {'yes' if s['anchor_same_page'] else 'NO'}); this process's "
+              f"VmRSS after the queries {s['rss_process_mib']:.0f} MiB (the bench's own float32 copy of the vectors "
+              f"included); the index's share (VmRSS growth over the first query) {s['index_rss_mib']:.0f} MiB "
+              f"(the float32 vectors alone: {s['n'] * 512 * 4 / 2**20:.0f} MiB)")
         summary.append(f"smart search {s['plain_ms']:.0f} ms at {s['n']:,} ({'met' if met_abs else 'NOT met'} <= "
-                       f"{SEARCH_TARGET_MS:.0f}; anchor {s['anchor_ms']:.0f} ms, "
-                       f"{'met' if met_anchor else 'NOT met'} <= anchor; scan alone {s['scan_ms']:.0f} ms)")
+                       f"{SEARCH_TARGET_MS:.0f}; brute force in its place {s['anchor_http_ms']:.0f} ms, vector search "
+                       f"{s['scan_ms']:.1f} ms vs numpy {s['anchor_ms']:.1f} ms: {'met' if met_anchor else 'NOT met'} "
+                       f"<= anchor)")
 
         if not args.skip_server:
             r = bench_server(photos, tmp)

@@ -35,6 +35,7 @@ STALE_FRACTION = 0.05  # removed rows beyond this share of the scan: build it ag
 REBUILD_TAIL = 2048    # rows added since the build, kept as float32, beyond which (and 5 %) it is built again
 SLACK = 1e-5           # float32 rounding in the scale products, added to every bound
 CHUNK = 8192           # rows per step of the numpy scan and per exact read
+QUERY_ROWS = 2         # rows of codes per query
 
 
 def _quantise(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -50,7 +51,9 @@ def _quantise(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 
 
 class _Scan:
-    """codes @ q for int8 query codes q, as exact int32: onnxruntime's MatMulInteger, or numpy."""
+    """codes @ q.T for QUERY_ROWS rows of int8 query codes q, as exact int32: onnxruntime's MatMulInteger, or
+    numpy. (A query is two rows of codes, its 8-bit codes and those of what they left over: the codes are read
+    once for both, and the query's own rounding all but vanishes from the bound.)"""
 
     def __init__(self, codes: np.ndarray) -> None:
         self.codes = codes  # kept only for the numpy path
@@ -72,7 +75,8 @@ class _Scan:
         shifted = (codes.T.astype(np.int16) + 128).astype(np.uint8)  # (dim, n), zero point 128
         graph = p.model([p.node("MatMulInteger", ["q", "codes", "zero", "zero"], ["scores"])],
                         [p.tensor("codes", shifted), p.tensor("zero", np.array(128, dtype=np.uint8))],
-                        [p.value_info("q", [1, dim], np.uint8)], [p.value_info("scores", [1, n], np.int32)],
+                        [p.value_info("q", [QUERY_ROWS, dim], np.uint8)],
+                        [p.value_info("scores", [QUERY_ROWS, n], np.int32)],
                         "smart_search_scan", opset=13)
         del shifted
         options = ort.SessionOptions()
@@ -84,22 +88,22 @@ class _Scan:
         del graph
         # the kernel must agree with integer arithmetic (it does where the codes are uint8 on both sides; checked
         # here once per build, on a few thousand rows, so a CPU where it would not falls back to numpy)
-        probe = np.random.default_rng(n).integers(-127, 128, dim).astype(np.int8)
-        got = session.run(None, {"q": (probe.astype(np.int16) + 128).astype(np.uint8)[None, :]})[0][0]
+        probe = np.random.default_rng(n).integers(-127, 128, (QUERY_ROWS, dim)).astype(np.int8)
+        got = session.run(None, {"q": (probe.astype(np.int16) + 128).astype(np.uint8)})[0]
         rows = min(n, 4096)
-        if not np.array_equal(got[:rows], codes[:rows].astype(np.int32) @ probe.astype(np.int32)):
+        if not np.array_equal(got[:, :rows], probe.astype(np.int32) @ codes[:rows].astype(np.int32).T):
             log.warning("smart search: onnxruntime's integer product differs from numpy's here; scanning in numpy")
             return None
         return session
 
     def __call__(self, q: np.ndarray) -> np.ndarray:
         if self.session is not None:
-            return self.session.run(None, {"q": (q.astype(np.int16) + 128).astype(np.uint8)[None, :]})[0][0]
+            return self.session.run(None, {"q": (q.astype(np.int16) + 128).astype(np.uint8)})[0]
         if self.codes is None or not len(self.codes):
-            return np.zeros(0, np.int32)
-        qf = q.astype(np.float32)  # sums of 512 products of |x| <= 127 stay exact in float32 (< 2**24)
+            return np.zeros((len(q), 0), np.int32)
+        qf = q.astype(np.float32).T  # sums of 512 products of |x| <= 127 stay exact in float32 (< 2**24)
         return np.concatenate([self.codes[i:i + CHUNK].astype(np.float32) @ qf
-                               for i in range(0, len(self.codes), CHUNK)]).astype(np.int32)
+                               for i in range(0, len(self.codes), CHUNK)]).T.astype(np.int32)
 
 
 @dataclass
@@ -210,6 +214,9 @@ class VectorIndex:
                 return m
         self._m = None  # the old scan's memory is free before the new one is built
         m = self._m = self._build(conn, state)
+        from immich_lite.ml.lifecycle import release_heap  # noqa: PLC0415
+
+        release_heap()  # the rows read and the model bytes are gone: give their heap back
         return m
 
     def _bounds(self, conn: Any, query: np.ndarray) -> tuple[_Matrix, np.ndarray, np.ndarray, np.ndarray] | None:
@@ -223,11 +230,16 @@ class VectorIndex:
             return None
         norm = float(np.linalg.norm(q))
         q = q / norm if norm > 0 else q
-        peak = float(np.abs(q).max())
-        scale = 127.0 / peak if peak > 0 else 1.0
-        qc = np.rint(q * scale).astype(np.int8)
-        q_err = float(np.linalg.norm(q - qc.astype(np.float32) / scale))
-        approx = m.scan(qc).astype(np.float32) * (m.inv / np.float32(scale))
+        codes, scales, rest = [], [], q
+        for _ in range(QUERY_ROWS):  # the query's codes, then the codes of what they left over
+            peak = float(np.abs(rest).max())
+            scale = 127.0 / peak if peak > 0 else 1.0
+            codes.append(np.rint(rest * scale).astype(np.int8))
+            scales.append(scale)
+            rest = rest - codes[-1].astype(np.float32) / np.float32(scale)
+        q_err = float(np.linalg.norm(rest))
+        scores = m.scan(np.stack(codes)).astype(np.float64)
+        approx = ((scores.T @ (1.0 / np.array(scales))).astype(np.float32)) * m.inv
         bound = m.err + np.float32(q_err) * m.norm + np.float32(SLACK)
         if len(m.tail):  # added since the build: exact already
             approx = np.concatenate([approx, m.tail @ q])
@@ -236,18 +248,21 @@ class VectorIndex:
 
     def _exact(self, conn: Any, m: _Matrix, q: np.ndarray,
                rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rows still stored, their exact cosine distances from their BLOBs, rows gone since they were read)."""
-        found: dict[int, bytes] = {}
+        """(rows still stored, their exact cosine distances from their BLOBs, rows gone since they were read).
+        sqlite-vec's vec_distance_cosine reads the BLOBs where they are (half the time of copying them out)."""
+        found: dict[int, float] = {}
         cur = conn.cursor()
         cur.row_trace = None
+        query = np.ascontiguousarray(q, dtype="<f4").tobytes()
         for i in range(0, len(rows), CHUNK):
             ids_ = [int(r) for r in m.rowids[rows[i:i + CHUNK]]]
-            found.update(cur.execute(f"SELECT rowid, embedding FROM smart_search WHERE rowid IN "
-                                     f"({','.join('?' * len(ids_))})", ids_).fetchall())
-        present = np.array([len(found.get(int(r), b"")) == m.dim * 4 for r in m.rowids[rows]], dtype=bool)
+            found.update(cur.execute(
+                f"SELECT rowid, vec_distance_cosine(embedding, ?) FROM smart_search WHERE length(embedding) = ? "
+                f"AND rowid IN ({','.join('?' * len(ids_))})", [query, m.dim * 4, *ids_]).fetchall())
+        present = np.array([int(r) in found for r in m.rowids[rows]], dtype=bool)
         gone, rows = rows[~present], rows[present]
-        sims = self._unit([found[int(r)] for r in m.rowids[rows]], m.dim) @ q if len(rows) else np.zeros(0)
-        return rows.astype(np.int64), (1.0 - sims).astype(np.float32), gone
+        distances = np.array([found[int(r)] for r in m.rowids[rows]], dtype=np.float32)
+        return rows.astype(np.int64), np.nan_to_num(distances, nan=1.0), gone  # a zero vector: 1, as numpy's
 
     @staticmethod
     def _ordered(m: _Matrix, rows: np.ndarray, distances: np.ndarray,

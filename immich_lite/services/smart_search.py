@@ -311,6 +311,9 @@ def _check(conn: Any, f: repo.Filter, keys: np.ndarray, rowids: np.ndarray) -> s
     return passed
 
 
+WIDEST_LOOK = 4096  # candidates a widened look may check; beyond, the filters run first
+
+
 def _ranked(conn: Any, f: repo.Filter, embedding: np.ndarray, need: int) -> list[int]:
     """Asset rowids passing the filter, nearest to `embedding` first, at least `need` of them when there are.
 
@@ -319,7 +322,7 @@ def _ranked(conn: Any, f: repo.Filter, embedding: np.ndarray, need: int) -> list
     and only their matches are ranked."""
     index = index_for(conn)
     joins, cond, args = repo.where(f)
-    take = max(need * 4, 256)
+    take = max(need + need // 4, 128)  # most searches filter little: a look a little wider than the page
     total = index.size(conn)
     while True:
         rowids, keys, _ = index.nearest(conn, embedding, take)
@@ -328,7 +331,8 @@ def _ranked(conn: Any, f: repo.Filter, embedding: np.ndarray, need: int) -> list
         if len(ranked) >= need or len(keys) < take:
             return ranked
         rate = max(len(passed), 1) / max(len(keys), 1)
-        if need / rate * 2 > total / 4:  # selective: filter first, then rank what matched
+        # selective: filter first, then rank what matched (a wider look costs an exact check per candidate)
+        if need / rate * 2 > min(total / 4, WIDEST_LOOK):
             cur = conn.cursor()
             cur.row_trace = None
             allowed = np.fromiter((r[0] for r in cur.execute(f"SELECT a.rowid FROM {joins} WHERE {cond}", args)),
