@@ -147,7 +147,13 @@ def bench_search(n: int, queries: int, tmp: Path) -> dict[str, Any]:
         out["anchor_ms"] = median(anchor)
         d = 1.0 - vecs @ vecs[picks[0]]
         truth = [asset_ids[j] for j in np.argsort(d, kind="stable")[:100]]
-        out["same_top100"] = first == truth
+        by_id = {asset_ids[j]: float(d[j]) for j in np.argsort(d, kind="stable")[:400]}
+
+        def same(page: list[str], want: list[str]) -> bool:
+            """The same ranking; two rows whose distances tie within float32 rounding (1e-6) may swap."""
+            return len(page) == len(want) and all(
+                a == b or abs(by_id.get(a, 9.0) - by_id[b]) <= 1e-6 for a, b in zip(page, want, strict=True))
+        out["same_top100"] = same(first, truth)
         # the part of the server's query that is the scan itself
         from immich_lite.search.vectors import index_for  # noqa: PLC0415
 
@@ -180,16 +186,25 @@ def bench_search(n: int, queries: int, tmp: Path) -> dict[str, Any]:
             return rowids[rows][order], keys[rows][order], d[order]
 
         everything = np.arange(n)
-        saved = vectors.VectorIndex.nearest, vectors.VectorIndex.nearest_among
-        vectors.VectorIndex.nearest = lambda self, c, q, count: brute(everything, q, count)  # type: ignore[method-assign]
-        vectors.VectorIndex.nearest_among = (  # type: ignore[method-assign]
-            lambda self, c, q, allowed, count: brute(np.flatnonzero(np.isin(keys, allowed)), q, count))
-        try:
-            out["anchor_http_ms"] = median([query(i, {})[0] for i in picks[1:]])
-            out["anchor_http_fav_ms"] = median([query(i, {"isFavorite": True})[0] for i in picks[1:]])
-            out["anchor_same_page"] = query(picks[0], {})[1] == first
-        finally:
-            vectors.VectorIndex.nearest, vectors.VectorIndex.nearest_among = saved
+        real = vectors.VectorIndex.nearest, vectors.VectorIndex.nearest_among
+        anchored = (lambda self, c, q, count: brute(everything, q, count),
+                    lambda self, c, q, allowed, count: brute(np.flatnonzero(np.isin(keys, allowed)), q, count))
+
+        def timed(methods: tuple[Any, Any], i: int, extra: dict[str, Any]) -> tuple[float, list[str]]:
+            vectors.VectorIndex.nearest, vectors.VectorIndex.nearest_among = methods  # type: ignore[method-assign]
+            try:
+                return query(i, extra)
+            finally:
+                vectors.VectorIndex.nearest, vectors.VectorIndex.nearest_among = real  # type: ignore[method-assign]
+
+        # interleaved, query by query, so neither side runs on the other's warm page cache
+        for label, extra in (("", {}), ("_fav", {"isFavorite": True})):
+            ours, theirs = [], []
+            for i in picks[1:]:
+                ours.append(timed(real, i, extra)[0])
+                theirs.append(timed(anchored, i, extra)[0])
+            out[f"paired{label}_ms"], out[f"anchor_http{label}_ms"] = median(ours), median(theirs)
+        out["anchor_same_page"] = same(timed(anchored, picks[0], {})[1], truth)
     return out
 
 
@@ -314,7 +329,7 @@ def main() -> None:
 
         s = bench_search(n, queries, tmp)
         met_abs = s["plain_ms"] <= SEARCH_TARGET_MS
-        met_anchor = s["plain_ms"] <= s["anchor_http_ms"] and s["scan_ms"] <= s["anchor_ms"]
+        met_anchor = s["paired_ms"] <= s["anchor_http_ms"] and s["scan_ms"] <= s["anchor_ms"]
         print(f"\n## 2. smart search over {s['n']:,} stored 512-D embeddings (built in {s['build_s']:.1f} s), "
               f"POST /api/search/smart queryAssetId, size 100, median of {queries} queries")
         print(table(["what", "ms"], [
@@ -323,15 +338,19 @@ def main() -> None:
             ["query, isFavorite (1 % of assets)", s["fav_ms"]],
             ["  part: the vector search alone (index.nearest, 128 nearest, exact)", s["scan_ms"]],
             ["anchor: numpy brute force, top 101, in memory", s["anchor_ms"]],
+            ["query, no filter, again, each right before its anchor below", s["paired_ms"]],
             ["anchor end to end: the same queries, brute force in place of the vector search", s["anchor_http_ms"]],
-            ["  and with isFavorite", s["anchor_http_fav_ms"]]]))
-        print(f"first page equals the brute-force top 100: {'yes' if s['same_top100'] else 'NO'} (and the brute-force "
-              f"server's first page: {'yes' if s['anchor_same_page'] else 'NO'}); this process's "
+            ["query, isFavorite, again, each right before its anchor below", s["paired_fav_ms"]],
+            ["  anchor end to end with isFavorite", s["anchor_http_fav_ms"]]]))
+        print(f"first page equals the brute-force top 100 (ties within 1e-6 in either order): "
+              f"{'yes' if s['same_top100'] else 'NO'} (the brute-force server's: "
+              f"{'yes' if s['anchor_same_page'] else 'NO'}); this process's "
               f"VmRSS after the queries {s['rss_process_mib']:.0f} MiB (the bench's own float32 copy of the vectors "
               f"included); the index's share (VmRSS growth over the first query) {s['index_rss_mib']:.0f} MiB "
               f"(the float32 vectors alone: {s['n'] * 512 * 4 / 2**20:.0f} MiB)")
         summary.append(f"smart search {s['plain_ms']:.0f} ms at {s['n']:,} ({'met' if met_abs else 'NOT met'} <= "
-                       f"{SEARCH_TARGET_MS:.0f}; brute force in its place {s['anchor_http_ms']:.0f} ms, vector search "
+                       f"{SEARCH_TARGET_MS:.0f}; paired {s['paired_ms']:.1f} ms vs brute force in its place "
+                       f"{s['anchor_http_ms']:.1f} ms, vector search "
                        f"{s['scan_ms']:.1f} ms vs numpy {s['anchor_ms']:.1f} ms: {'met' if met_anchor else 'NOT met'} "
                        f"<= anchor)")
 
