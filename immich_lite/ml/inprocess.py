@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 FACE_TASK, CLIP_TASK, OCR_TASK = "facial-recognition", "clip", "ocr"
-FACE_EMBEDDING_DIM = 128  # dlib's descriptor: the size face_search holds
+FACE_EMBEDDING_DIM = 128  # dlib's descriptor (face_search holds any size: upstream's buffalo_l is 512)
 
 
 class MlError(Exception):

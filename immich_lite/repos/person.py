@@ -42,15 +42,17 @@ def delete_many(conn: Any, person_ids: list[str]) -> list[Row]:
 def list_for_user(conn: Any, user_id: str, *, with_hidden: bool, minimum_faces: int, offset: int,
                   limit: int, closest_face_id: str | None = None) -> list[Row]:
     """Upstream getAllForUser; with `closest_face_id`, people ordered by how close their feature face's embedding
-    is to that face's (face_search, sqlite-vec's vec_distance_l2) instead of by name and face count."""
+    is to that face's (face_search, sqlite-vec's vec_distance_l2, among embeddings of its size) instead of by name
+    and face count."""
     found = conn.execute("SELECT embedding FROM face_search WHERE face_id = ?",
                          (closest_face_id,)).fetchone() if closest_face_id else None
     # a face without an embedding (exif, manual, an unknown id) gives the usual order, as upstream's NULL distances
     if found is not None:
         order = ("(d.distance IS NULL) ASC, d.distance ASC")
         join = ("LEFT JOIN (SELECT s.face_id, vec_distance_l2(s.embedding, ?) AS distance FROM face_search s "
-                "WHERE s.owner_id = ?) d ON d.face_id = p.face_asset_id ")
-        args: tuple[Any, ...] = (found["embedding"], user_id, user_id, minimum_faces, limit, offset)
+                "WHERE s.owner_id = ? AND length(s.embedding) = ?) d ON d.face_id = p.face_asset_id ")
+        args: tuple[Any, ...] = (found["embedding"], user_id, len(found["embedding"]), user_id, minimum_faces, limit,
+                                 offset)
     else:
         order = ("(p.name = '') ASC, count(f.asset_id) DESC, CASE WHEN p.name = '' THEN 1 ELSE 0 END, p.name ASC, "
                  "p.created_at ASC")

@@ -3,8 +3,9 @@ handleDetectFaces, handleQueueRecognizeFaces, handleRecognizeFaces), with the in
 immich_lite/ml/faces.py instead of upstream's machine-learning container.
 
 Detection runs on the asset's preview after its thumbnails (faceDetection queue); boxes are stored in the
-preview's pixel coordinates with its size, as upstream stores them. Embeddings go to `face_search` (sqlite-vec,
-migration 0007), searched per owner. Recognition follows upstream's rule: a face whose `minFaces` nearest faces
+preview's pixel coordinates with its size, as upstream stores them. Embeddings go to `face_search` (float32 BLOBs
+of any size, migration 0012: dlib's 128-D from this process or an `immich-lite ml-serve`, upstream's 512-D from an
+immich-machine-learning container), searched per owner among embeddings of the same size. Recognition follows upstream's rule: a face whose `minFaces` nearest faces
 (itself included) lie within `maxDistance` is a core face and founds a person if none of them has one; other faces
 join the nearest person within `maxDistance`, or wait (deferred once, then picked up by a later queue-all).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 from typing import Any
 
@@ -23,6 +25,7 @@ from immich_lite.repos import system_metadata
 from immich_lite.services.system_config import config_view, get_config
 
 log = logging.getLogger("immich_lite.faces")
+DLIB_DIM = 128  # this server's own face embeddings (dlib); other sizes come from another model (upstream's)
 
 SOURCE_ML = "machine-learning"
 STATE_KEY = "facial-recognition-state"  # upstream SystemMetadataKey.FacialRecognitionState
@@ -59,27 +62,29 @@ def detection_request(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_faces(answer: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
-    """(width, height, faces with x1..y2 and the embedding as a float32 blob) from an ML answer.
-    :raises ValueError: not a face answer, or embeddings of another size than face_search holds."""
+    """(width, height, faces with x1..y2 and the embedding as a float32 blob) from an ML answer. Embeddings of
+    dlib's size (this server's own, 128-D) are kept as they are and compared by Euclidean distance; any other size
+    (upstream's buffalo_l, 512-D) is compared by cosine distance as upstream does, so it is stored unit-length.
+    :raises ValueError: not a face answer."""
     import json  # noqa: PLC0415
 
     import numpy as np  # noqa: PLC0415
-
-    from immich_lite.ml.inprocess import FACE_EMBEDDING_DIM  # noqa: PLC0415
 
     found = answer.get("facial-recognition")
     if not isinstance(found, list):
         raise ValueError("the machine-learning answer has no facial-recognition result")
     out = []
     for f in found:
-        box, vector = f["boundingBox"], json.loads(f["embedding"])
-        if len(vector) != FACE_EMBEDDING_DIM:
-            raise ValueError(f"face embeddings of {len(vector)} dimensions: this server's face index holds "
-                             f"{FACE_EMBEDDING_DIM}-D dlib embeddings (point machineLearning.urls at an immich-lite "
-                             "ml-serve, or remove the URL to detect faces in this process)")
+        box = f["boundingBox"]
+        vector = np.asarray(json.loads(f["embedding"]), dtype="<f4").ravel()
+        if not vector.size or not np.all(np.isfinite(vector)):
+            raise ValueError("a face embedding that is empty or not finite")
+        if vector.size != DLIB_DIM:
+            norm = float(np.linalg.norm(vector))
+            vector = vector / np.float32(norm) if norm > 0 else vector
         out.append({"x1": int(round(box["x1"])), "y1": int(round(box["y1"])), "x2": int(round(box["x2"])),
                     "y2": int(round(box["y2"])), "score": float(f.get("score", 1.0)),
-                    "embedding": np.asarray(vector, dtype="<f4").tobytes()})
+                    "embedding": vector.astype("<f4").tobytes()})
     return int(answer["imageWidth"]), int(answer["imageHeight"]), out
 
 
@@ -240,25 +245,37 @@ def _last_run(state: Any) -> float:
 
 _vectors_lock = threading.Lock()
 # (db, owner) -> (version, ids, matrix, |row|², {face id: row})
-_vectors: dict[tuple[str, str], tuple[int, list[str], Any, Any, dict[str, int]]] = {}
+_vectors: dict[tuple[str, str, int], tuple[int, list[str], Any, Any, dict[str, int]]] = {}
 
 
-def _owner_vectors(conn: Any, owner_id: str) -> tuple[list[str], Any, Any, dict[str, int]]:
+def limit_for(dim: int, max_distance: float) -> float:
+    """`maxDistance` as the Euclidean limit the recognizer compares with: mapped onto dlib's space for its 128-D
+    embeddings (ml/faces.py match_threshold); for unit-length embeddings compared by cosine distance as upstream
+    (buffalo_l), |a - b|^2 = 2 * cosine distance."""
+    if dim == DLIB_DIM:
+        from immich_lite.ml.faces import match_threshold  # noqa: PLC0415
+
+        return match_threshold(max_distance)
+    return math.sqrt(2.0 * max(max_distance, 0.0))
+
+
+def _owner_vectors(conn: Any, owner_id: str, dim: int = 128) -> tuple[list[str], Any, Any, dict[str, int]]:
     """The owner's face ids and embeddings as one float32 matrix, read from face_search and kept until any face
     embedding is added or removed (face_search_version, migration 0008; a person being assigned does not). A
     clustering pass over 10,000 faces then reads them once instead of scanning vec0 per face."""
     import numpy as np  # noqa: PLC0415
 
     version = int(conn.execute("SELECT version FROM face_search_version WHERE id = 1").fetchone()["version"])
-    key = (conn.db_filename("main"), owner_id)
+    key = (conn.db_filename("main"), owner_id, dim)
     with _vectors_lock:
         hit = _vectors.get(key)
     if hit is not None and hit[0] == version:
         return hit[1], hit[2], hit[3], hit[4]
-    rows = conn.execute("SELECT face_id, embedding FROM face_search WHERE owner_id = ?", (owner_id,)).fetchall()
+    rows = conn.execute("SELECT face_id, embedding FROM face_search WHERE owner_id = ? AND length(embedding) = ?",
+                        (owner_id, dim * 4)).fetchall()
     ids_ = [r["face_id"] for r in rows]
     matrix = (np.frombuffer(b"".join(r["embedding"] for r in rows), dtype="<f4").reshape(len(rows), -1)
-              if rows else np.zeros((0, 128), dtype="<f4"))
+              if rows else np.zeros((0, dim), dtype="<f4"))
     norms = np.einsum("ij,ij->i", matrix, matrix)
     index = {face_id: row for row, face_id in enumerate(ids_)}
     with _vectors_lock:
@@ -277,10 +294,10 @@ class _Recognizer:
     assigned meanwhile, or a person deleted meanwhile, is left alone.
     """
 
-    def __init__(self, conn: Any, owner_id: str, limit: float, min_faces: int) -> None:
+    def __init__(self, conn: Any, owner_id: str, limit: float, min_faces: int, dim: int = 128) -> None:
         self.conn, self.owner_id, self.min_faces = conn, owner_id, min_faces
         self.limit2 = limit * limit
-        self.ids, self.matrix, self.norms, self.index = _owner_vectors(conn, owner_id)
+        self.ids, self.matrix, self.norms, self.index = _owner_vectors(conn, owner_id, dim)
         self.person: dict[str, str | None] = {}   # candidate face -> person id (None: unassigned)
         self.matchable: dict[str, bool] = {}      # visible, neither it nor its asset deleted
         self.birth: dict[str, str | None] = {}    # person -> birth date
@@ -408,18 +425,23 @@ def recognize_face(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
                                   FROM asset_face f JOIN asset a ON a.id = f.asset_id
                                   WHERE f.id IN ({marks}) AND f.deleted_at IS NULL""", chunk):
             rows[r["id"]] = dict(r)
-    from immich_lite.ml.faces import match_threshold  # noqa: PLC0415
-
-    limit, min_faces = match_threshold(float(settings["maxDistance"])), int(settings["minFaces"])
-    runs: dict[str, _Recognizer] = {}
+    # each face is compared with the owner's faces of its own embedding size (one model's space)
+    sizes = {}
+    for i in range(0, len(face_ids), 500):
+        chunk = face_ids[i:i + 500]
+        sizes.update((r["face_id"], r["n"] // 4) for r in conn.execute(
+            f"SELECT face_id, length(embedding) AS n FROM face_search WHERE face_id IN ({','.join('?' * len(chunk))})",
+            chunk))
+    max_distance, min_faces = float(settings["maxDistance"]), int(settings["minFaces"])
+    runs: dict[tuple[str, int], _Recognizer] = {}
     statuses = []
-    by_owner: dict[str, list[str]] = {}
+    by_owner: dict[tuple[str, int], list[str]] = {}
     for face_id, face in rows.items():
         if face["source_type"] == SOURCE_ML and not face["person_id"]:
-            by_owner.setdefault(face["owner_id"], []).append(face_id)
-    for owner_id, owned in by_owner.items():
-        runs[owner_id] = _Recognizer(conn, owner_id, limit, min_faces)
-        runs[owner_id].prepare(owned)
+            by_owner.setdefault((face["owner_id"], sizes.get(face_id, DLIB_DIM)), []).append(face_id)
+    for (owner_id, dim), owned in by_owner.items():
+        run = runs[(owner_id, dim)] = _Recognizer(conn, owner_id, limit_for(dim, max_distance), min_faces, dim)
+        run.prepare(owned)
     for face_id in face_ids:
         face = rows.get(face_id)
         if face is None:
@@ -428,9 +450,10 @@ def recognize_face(ctx: Ctx, data: dict[str, Any]) -> JobStatus:
         if face["source_type"] != SOURCE_ML:
             statuses.append(JobStatus.SKIPPED)
             continue
-        run = runs.get(face["owner_id"])
+        key = (face["owner_id"], sizes.get(face_id, DLIB_DIM))
+        run = runs.get(key)
         if run is None:
-            run = runs[face["owner_id"]] = _Recognizer(conn, face["owner_id"], limit, min_faces)
+            run = runs[key] = _Recognizer(conn, key[0], limit_for(key[1], max_distance), min_faces, key[1])
         statuses.append(run.recognize(face, bool(data.get("deferred"))))
     for run in runs.values():
         run.commit(ctx)
