@@ -1,6 +1,7 @@
 """create_app(settings) -> the ASGI app: opens the database and storage, mounts every route table."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import logging
@@ -59,6 +60,52 @@ class CorrelationId:
         if scope["type"] == "http":
             scope.setdefault("state", {})["correlation_id"] = secrets.token_hex(8)
         await self.app(scope, receive, send)
+
+
+class UnreadBodyRelease:
+    """An answer sent before the request body was read (a 507 for an upload too big, a 401, a 413) must not hang.
+
+    Hypercorn (0.18) queues the body for the app in a queue of `max_app_queue_size` messages and stops reading the
+    socket when it is full; when the response completes it puts `http.disconnect` in that same queue before it
+    closes the connection. With the queue full of body the app never read, that put waits forever: the client
+    never gets the answer, and its upload blocks (CI: a refused 126 MB upload timed out after 30 s). So while the
+    last body message of such a response is sent, what is queued is read and dropped, until the body's end or the
+    disconnect comes through: hypercorn then closes the connection and the client reads the answer.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+        self._drains: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ended = False  # the body's end (or the disconnect) has been read
+
+        async def receive_tracked() -> Any:
+            nonlocal ended
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                ended = True
+            return message
+
+        async def drain() -> None:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
+
+        async def send_released(message: Any) -> None:
+            if ended or message["type"] != "http.response.body" or message.get("more_body", False):
+                await send(message)
+                return
+            task = asyncio.ensure_future(drain())
+            self._drains.add(task)
+            task.add_done_callback(self._drains.discard)
+            await send(message)
+
+        await self.app(scope, receive_tracked, send_released)
 
 
 class TrailingSlash:
@@ -135,5 +182,6 @@ def create_app(settings: Settings, ctx: Ctx | None = None) -> Starlette:
     app.add_middleware(CorrelationId)
     app.add_middleware(SocketIOMiddleware, gateway=gateway)
     app.add_middleware(webapp.WebAppFront, web=frontdoor.web_root(ctx))  # the web app's files, before the router
+    app.add_middleware(UnreadBodyRelease)  # outermost of ours: an early answer never waits on an unread body
     app.state.ctx = ctx
     return app
