@@ -5,9 +5,6 @@ there through `machineLearning.urls`, falling back to the next URL when one is d
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +14,7 @@ import pytest
 import pyvips
 
 from tests.conftest import CORPUS
-from tests.helpers.live import REPO, LiveServer, User, free_port
+from tests.helpers.live import LiveServer, User, drain_queues, free_port, ml_server
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("rapidocr")
@@ -40,28 +37,8 @@ def sign_jpeg() -> bytes:
 def ml(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("ml-serve")
     tiny_clip.make_tiny_clip(root / "models")
-    port = free_port()
-    log = open(root / "ml.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "immich_lite", "ml-serve", "--host", "127.0.0.1", "--port", str(port),
-         "--models-dir", str(root / "models")], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/ping", timeout=1).text == "pong":
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError((root / "ml.log").read_text())
+    with ml_server(["immich_lite", "ml-serve", "--host", "127.0.0.1"], root / "models", root / "ml.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
 
 
 def predict(url: str, entries: dict[str, Any], *, image: bytes | None = None, text: str | None = None) -> Any:
@@ -112,17 +89,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, ml: str) -> Iterator[tuple[
         srv.close()
 
 
-def _drain(srv: LiveServer, admin: User, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        queues = admin.get("/api/queues").json()
-        if all(q["statistics"]["active"] + q["statistics"]["waiting"] + q["statistics"]["delayed"] == 0
-               for q in queues):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"queues still busy:\n{srv.log_tail()}")
-
-
 def test_serve_sends_clip_faces_and_ocr_to_ml_serve(server: tuple[LiveServer, User]) -> None:
     srv, admin = server
     # its own models directory has no CLIP model: smart search works only through the URL
@@ -130,7 +96,7 @@ def test_serve_sends_clip_faces_and_ocr_to_ml_serve(server: tuple[LiveServer, Us
     assert admin.get("/api/server/features").json()["smartSearch"] is True
     ids = {name: admin.upload(data, name).json()["id"]
            for name, data in (("red.jpg", red_jpeg()), ("sign.jpg", sign_jpeg()), ("face.jpg", FACE.read_bytes()))}
-    _drain(srv, admin)
+    drain_queues(srv, admin)
     found = admin.post("/api/search/smart", json={"query": "red"}).json()["assets"]["items"]
     assert found[0]["id"] == ids["red.jpg"]
     assert [line["text"] for line in admin.get(f"/api/assets/{ids['sign.jpg']}/ocr").json()] == \
@@ -149,7 +115,7 @@ def test_with_every_url_down_the_server_does_the_work_itself(server: tuple[LiveS
         assert c.put("/api/system-config", json=config, headers=admin.headers).status_code == 200
     assert admin.get("/api/server/features").json()["smartSearch"] is False  # no model here, no URL up
     asset = admin.upload(sign_jpeg().replace(b"\xff\xd9", b"\x00\xff\xd9"), "sign2.jpg").json()["id"]
-    _drain(srv, admin)
+    drain_queues(srv, admin)
     assert [line["text"] for line in admin.get(f"/api/assets/{asset}/ocr").json()] == ["Birthday Party 2024"]
 
 

@@ -5,59 +5,25 @@ among themselves; nothing fails. The upstream-shaped server is tests/helpers/ups
 own ml-serve with its embeddings mapped to 512-D), over real HTTP on 127.0.0.1."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.conftest import CORPUS
-from tests.helpers.live import REPO, LiveServer, User, free_port
+from tests.helpers.live import LiveServer, User, drain_queues, free_port, ml_server
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("dlib")
+tiny_clip = pytest.importorskip("tests.helpers.tiny_clip")
 FACES = CORPUS / "faces"
 
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("upstream-ml")
-    port = free_port()
-    log = open(root / "ml.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "tests.helpers.upstream_faces_ml", "--port", str(port), "--models-dir",
-         str(root / "models")], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/ping", timeout=1).text == "pong":
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError((root / "ml.log").read_text())
+    tiny_clip.make_tiny_clip(root / "models")  # upstream's container has its CLIP model too
+    with ml_server(["tests.helpers.upstream_faces_ml"], root / "models", root / "ml.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
-
-
-def _drain(srv: LiveServer, admin: User, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        queues = admin.get("/api/queues").json()
-        if all(q["statistics"]["active"] + q["statistics"]["waiting"] + q["statistics"]["delayed"] == 0
-               for q in queues):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"queues still busy:\n{srv.log_tail()}")
 
 
 def _config(srv: LiveServer, admin: User, urls: list[str] | None = None, **face: object) -> None:
@@ -90,13 +56,13 @@ def test_faces_from_an_upstream_shaped_server_are_grouped_by_cosine_distance(
         _config(srv, admin, [f"http://127.0.0.1:{free_port()}"], minFaces=1)
         admin.upload((FACES / "kit-harington-1.jpg").read_bytes(), "kit-harington-1.jpg")
         admin.upload((FACES / "kit-harington-2.jpg").read_bytes(), "kit-harington-2.jpg")
-        _drain(srv, admin)
+        drain_queues(srv, admin)
         # then through the upstream-shaped server: 512-D, maxDistance as a cosine distance (dlib's faces here lie
         # within 0.05 of the same person's and beyond 0.12 of anyone else's)
         _config(srv, admin, [upstream], maxDistance=0.1, minFaces=1)
         for name in ("obama-1.jpg", "obama-2.jpg", "obama-3.jpg", "biden-1.jpg", "biden-2.jpg"):
             assert admin.upload((FACES / name).read_bytes(), name).status_code == 201
-        _drain(srv, admin)
+        drain_queues(srv, admin)
         sizes = sorted(r["n"] for r in srv.query("SELECT length(embedding) / 4 AS n FROM face_search"))
         assert sizes == [128] * 2 + [512] * 5, (sizes, srv.log_tail(80))
         assert _groups(srv) == [["biden-1.jpg", "biden-2.jpg"], ["kit-harington-1.jpg", "kit-harington-2.jpg"],

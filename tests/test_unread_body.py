@@ -5,17 +5,14 @@ do under load) while the client is still sending. Without the middleware hyperco
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from immich_lite.app import UnreadBodyRelease
-from tests.helpers.live import free_port
+from tests.helpers.inproc import served
 
 BODY = 64 * 2**20
 
@@ -28,42 +25,16 @@ async def refuse_after_a_moment(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b'{"message":"full"}'})
 
 
-def _serve(app: Any) -> Iterator[str]:
-    port = free_port()
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(serve(app, config, shutdown_trigger=stop.wait))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(url, timeout=1)
-            break
-        except httpx.HTTPError:
-            threading.Event().wait(0.05)
-    try:
-        yield url
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-
-
 @pytest.fixture
 def released() -> Iterator[str]:
-    yield from _serve(UnreadBodyRelease(refuse_after_a_moment))
+    with served(UnreadBodyRelease(refuse_after_a_moment)) as url:
+        yield url
 
 
 @pytest.fixture
 def bare() -> Iterator[str]:
-    yield from _serve(refuse_after_a_moment)
+    with served(refuse_after_a_moment) as url:
+        yield url
 
 
 def test_an_early_answer_reaches_the_client_while_it_is_still_sending(released: str) -> None:

@@ -2,6 +2,7 @@
 (upstream's machine-learning `modelTtl`), and give the freed heap back to the OS."""
 from __future__ import annotations
 
+import abc
 import ctypes
 import threading
 import time
@@ -17,7 +18,7 @@ def release_heap() -> None:
         pass
 
 
-class LazyModels:
+class LazyModels(abc.ABC):
     """Holds what `_load()` returns; thread-safe. `unload` drops it (a call already running keeps its reference
     until it returns); `idle_unload` does so after `ttl_seconds` without use."""
 
@@ -27,8 +28,9 @@ class LazyModels:
         self._load_lock = threading.Lock()
         self.last_used = clock()
 
+    @abc.abstractmethod
     def _load(self) -> Any:
-        raise NotImplementedError
+        """Load and return the models (subclasses: the face and OCR engines)."""
 
     @property
     def loaded(self) -> bool:

@@ -42,6 +42,10 @@ class MlUnavailable(MlError):
     status = 503
 
 
+class RemoteRefused(ValueError):
+    """The URL answered, with an error status (e.g. a model it does not have): it is up, this request failed."""
+
+
 class _Health:
     def __init__(self) -> None:
         self.healthy: dict[str, bool] = {}
@@ -146,7 +150,7 @@ def post_predict(url: str, entries: dict[str, Any], *, image_path: str | None, t
         resp = conn.getresponse()
         body = resp.read()
         if not 200 <= resp.status < 300:
-            raise ValueError(f"status {resp.status}: {body[:200].decode(errors='replace')}")
+            raise RemoteRefused(f"status {resp.status}: {body[:200].decode(errors='replace')}")
         answer = json.loads(body)
         if not isinstance(answer, dict):
             raise ValueError("the answer is not a JSON object")
@@ -239,7 +243,9 @@ class Router:
                 return post_predict(url, entries, image_path=image_path, text=text, timeout=self.timeout), url
             except (OSError, http.client.HTTPException, ValueError) as e:
                 log.warning('machine learning request to "%s" failed: %s', url, e)
-                self._set(url, False)
+                if not isinstance(e, RemoteRefused):  # it answered: up, only not for this task (upstream still
+                    self._set(url, False)             # tries such a URL; here a down one is skipped, so only
+                                                      # one that does not answer is marked down)
         return self.local.predict(entries, image_path=image_path, text=text), "in-process"
 
 

@@ -6,6 +6,7 @@ requests), the data dir's files, and read-only SQL on `<data>/immich-lite.db` wi
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -57,7 +58,7 @@ def multipart(data: bytes, filename: str = "photo.jpg", fields: dict[str, str] |
 class User:
     """A logged-in account on a LiveServer; survives restarts (sessions live in the database)."""
 
-    def __init__(self, server: "LiveServer", token: str, user_id: str, email: str):
+    def __init__(self, server: LiveServer, token: str, user_id: str, email: str):
         self.server, self.token, self.id, self.email = server, token, user_id, email
 
     @property
@@ -109,7 +110,7 @@ class LiveServer:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         assert self.proc is None or self.proc.poll() is not None, "server already running"
         self.starts += 1
         self.port = free_port()
@@ -152,7 +153,7 @@ class LiveServer:
             raise AssertionError(f"server still running {timeout}s after SIGTERM:\n{self.log_tail()}") from None
         return code, time.monotonic() - t0
 
-    def restart(self) -> "LiveServer":
+    def restart(self) -> LiveServer:
         if self.proc is not None and self.proc.poll() is None:
             self.kill()
         return self.start()
@@ -254,3 +255,41 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         yield server
     finally:
         server.close()
+
+
+@contextlib.contextmanager
+def ml_server(module_args: list[str], models_dir: Path, log_path: Path) -> Iterator[str]:
+    """A machine-learning server subprocess (`python -m <module_args> --port N --models-dir D`) on 127.0.0.1;
+    its URL once `/ping` answers "pong"."""
+    port = free_port()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", *module_args, "--port", str(port), "--models-dir", str(models_dir)], cwd=REPO,
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{url}/ping", timeout=1).text == "pong":
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            else:
+                raise AssertionError(log_path.read_text())
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+def drain_queues(srv: LiveServer, admin: User, timeout: float = 180) -> None:
+    """Wait until every queue of the server is empty (GET /api/queues)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queues = admin.get("/api/queues").json()
+        if all(q["statistics"]["active"] + q["statistics"]["waiting"] + q["statistics"]["delayed"] == 0
+               for q in queues):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"queues still busy:\n{srv.log_tail()}")
